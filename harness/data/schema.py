@@ -1,0 +1,145 @@
+"""The typed feature schema and encoded splits that every model reads.
+
+Encoded layout (fixed across datasets):
+- ``x_num``: float32 ``[N, n_num]``, raw numeric values, NaN where missing. Each numeric encoding
+  decides what to do with NaN (the missing mask is ``isnan(x_num)``).
+- ``x_cat``: int32 ``[N, n_cat]``, ids contiguous per feature in ``[0, cardinality)``;
+  ``MISSING_ID`` (0) for a missing value, ``RARE_ID`` (1) for a value below the minimum count in
+  the training split or unseen there, vocabulary values from 2 on.
+- ``y``: float32 ``[N, n_labels]``, 0/1.
+
+Arrays may be memory-mapped ``np.memmap``/``np.load(mmap_mode="r")`` views on a cache on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MISSING_ID",
+    "RARE_ID",
+    "SPLIT_NAMES",
+    "CategoricalFeature",
+    "EncodedDataset",
+    "EncodedSplit",
+    "FeatureSchema",
+    "NumericFeature",
+]
+
+MISSING_ID = 0
+RARE_ID = 1
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class NumericFeature:
+    """A numeric column; its train-split statistics are what numeric encodings may need."""
+
+    name: str
+    mean: float = 0.0
+    std: float = 1.0
+    missing_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class CategoricalFeature:
+    """A categorical column encoded to ids ``[0, cardinality)`` (0 missing, 1 rare, 2.. vocab)."""
+
+    name: str
+    cardinality: int
+
+    def __post_init__(self) -> None:
+        if self.cardinality < 2:
+            raise ValueError(
+                f"{self.name}: cardinality counts the missing and rare ids, got {self.cardinality=}"
+            )
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """What a model needs to know about its inputs: names, cardinalities, labels."""
+
+    numeric: tuple[NumericFeature, ...]
+    categorical: tuple[CategoricalFeature, ...]
+    labels: tuple[str, ...] = ("label",)
+    query_group: str | None = None
+
+    @property
+    def n_num(self) -> int:
+        return len(self.numeric)
+
+    @property
+    def n_cat(self) -> int:
+        return len(self.categorical)
+
+    @property
+    def cardinalities(self) -> tuple[int, ...]:
+        return tuple(f.cardinality for f in self.categorical)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSchema:
+        raw: dict[str, Any] = json.loads(text)
+        return cls(
+            numeric=tuple(NumericFeature(**f) for f in raw["numeric"]),
+            categorical=tuple(CategoricalFeature(**f) for f in raw["categorical"]),
+            labels=tuple(raw["labels"]),
+            query_group=raw.get("query_group"),
+        )
+
+
+@dataclass(frozen=True)
+class EncodedSplit:
+    """One split's encoded arrays (in memory or memory-mapped)."""
+
+    x_num: np.ndarray
+    x_cat: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = self.y.shape[0]
+        if self.x_num.shape[0] != n or self.x_cat.shape[0] != n:
+            raise ValueError(
+                f"rows differ: x_num {self.x_num.shape}, x_cat {self.x_cat.shape}, y {self.y.shape}"
+            )
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass(frozen=True)
+class EncodedDataset:
+    """A dataset ready for every model: schema, three splits, and where it came from."""
+
+    name: str
+    schema: FeatureSchema
+    train: EncodedSplit
+    valid: EncodedSplit
+    test: EncodedSplit
+    protocol: str
+    synthetic: bool = False
+    source: str = ""
+    # Rows dropped by ``--bad-rows skip`` while reading the raw file (0 when none or when erroring).
+    skipped_rows: int = 0
+    # The cache folder the arrays are memory-mapped from, so a worker process can map them itself
+    # instead of receiving a copy; None for a dataset built in memory.
+    cache_dir: str | None = None
+    # Per-feature training counts of each id (index = id), for frequency-based remedies.
+    cat_counts: tuple[np.ndarray, ...] = field(default=(), compare=False)
+
+    def split(self, name: str) -> EncodedSplit:
+        if name not in SPLIT_NAMES:
+            raise ValueError(f"unknown split {name!r}; valid: {', '.join(SPLIT_NAMES)}")
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+    @property
+    def title(self) -> str:
+        """The name shown to people; a synthetic dataset says so."""
+        return f"{self.name} (synthetic)" if self.synthetic else self.name

@@ -1,0 +1,11 @@
+"""The one exception type a user sees as a one-line message instead of a traceback."""
+
+__all__ = ["HarnessError"]
+
+
+class HarnessError(Exception):
+    """A user mistake or an unusable input: the message says what went wrong and how to fix it.
+
+    The CLI prints it on one line and exits with status 2; anything else is a bug and keeps its
+    traceback.
+    """
