@@ -1,0 +1,142 @@
+"""The on-disk cache of an encoded dataset: its layout, its key, atomic writing and loading.
+
+Layout of one cache folder::
+
+    <name>-<protocol>-<key>/
+        schema.json            FeatureSchema (numeric stats, cardinalities, labels)
+        meta.json              rows per split, protocol, skipped rows, source file, timings
+        train/ valid/ test/    x_num.npy float32 [N, n_num], x_cat.npy int32 [N, n_cat], y.npy
+        cat_counts/<C>.npy     int64 training count of each id (index = id) per feature
+        vocab/<C>.npy          the raw value of each vocabulary id (index = id - 2)
+
+The key hashes the source file's identity (resolved path, size, mtime), the preprocessing config
+and `FORMAT_VERSION`, so a changed file, config or format misses the cache instead of reading
+stale arrays. A folder is built under a temporary name and renamed into place when complete, so an
+interrupted run never leaves a half-written cache under a real key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.data.schema import SPLIT_NAMES, EncodedDataset, EncodedSplit, FeatureSchema
+from harness.errors import HarnessError
+
+__all__ = [
+    "ARRAY_NAMES",
+    "FORMAT_VERSION",
+    "building",
+    "cache_key",
+    "is_complete",
+    "load_encoded",
+    "write_json",
+]
+
+# Bump when the arrays or metadata written for the same input and config change.
+FORMAT_VERSION = 1
+ARRAY_NAMES = ("x_num", "x_cat", "y")
+_META = "meta.json"
+_SCHEMA = "schema.json"
+
+
+def cache_key(source: Path, settings: Mapping[str, Any]) -> str:
+    """A short hex digest of the file identity, the settings and `FORMAT_VERSION`."""
+    stat = source.stat()
+    identity = {
+        "format_version": FORMAT_VERSION,
+        "source": str(source.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "settings": dict(settings),
+    }
+    text = json.dumps(identity, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def is_complete(cache_dir: Path) -> bool:
+    """Whether a finished cache lives at ``cache_dir`` (meta.json is written last)."""
+    return (cache_dir / _META).is_file()
+
+
+@contextmanager
+def building(final: Path) -> Iterator[Path]:
+    """A temporary folder beside ``final``, renamed to ``final`` when the block exits cleanly.
+
+    On an exception the temporary folder is removed. If another process finished the same cache
+    first, its copy is kept and this one discarded (both hold the same arrays).
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        yield work
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    try:
+        os.rename(work, final)
+    except OSError:
+        if not is_complete(final):
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
+
+
+def load_encoded(cache_dir: Path) -> EncodedDataset:
+    """Memory-map a finished cache folder (see the module docstring for its layout).
+
+    Raises:
+        HarnessError: the folder is missing, unfinished or written by another format version.
+    """
+    cache_dir = Path(cache_dir)
+    if not is_complete(cache_dir):
+        raise HarnessError(
+            f"{cache_dir}: not a finished dataset cache (no {_META}); delete it and prepare again"
+        )
+    meta: dict[str, Any] = json.loads((cache_dir / _META).read_text())
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise HarnessError(
+            f"{cache_dir}: cache format version {version}, this harness reads {FORMAT_VERSION}; "
+            "delete the folder and prepare again"
+        )
+    schema = FeatureSchema.from_json((cache_dir / _SCHEMA).read_text())
+    splits = {
+        name: EncodedSplit(
+            **{
+                array: np.load(cache_dir / name / f"{array}.npy", mmap_mode="r")
+                for array in ARRAY_NAMES
+            }
+        )
+        for name in SPLIT_NAMES
+    }
+    cat_counts = tuple(
+        np.load(cache_dir / "cat_counts" / f"{feature.name}.npy", mmap_mode="r")
+        for feature in schema.categorical
+    )
+    return EncodedDataset(
+        name=str(meta["name"]),
+        schema=schema,
+        train=splits["train"],
+        valid=splits["valid"],
+        test=splits["test"],
+        protocol=str(meta["protocol"]),
+        synthetic=bool(meta["synthetic"]),
+        source=str(meta["source"]),
+        skipped_rows=int(meta["skipped_rows"]),
+        cache_dir=str(cache_dir),
+        cat_counts=cat_counts,
+    )

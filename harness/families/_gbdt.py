@@ -1,0 +1,100 @@
+"""What the GBDT families share: row sampling, the feature matrix, and the sampled learning curve.
+
+For a GBDT an *epoch* is one boosting round: ``EpochMetrics.epoch`` and ``FitResult.best_epoch``
+count rounds (1-based). The curve is sampled every ``rounds_per_epoch`` rounds (plus the last
+round), and each sample is passed to ``ctx.on_epoch``, so a scheduler such as ASHA compares GBDT
+trials at equal numbers of rounds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from harness.data.schema import EncodedSplit
+from harness.families.base import EpochMetrics
+from harness.metrics import Metrics
+
+__all__ = ["CurveRecorder", "check", "feature_matrix", "sample_rows"]
+
+
+def check(ok: bool, message: str) -> None:
+    """Raises ``ValueError(message)`` unless ``ok``: the one-line validation used by configs."""
+    if not ok:
+        raise ValueError(message)
+
+
+def sample_rows(split: EncodedSplit, max_rows: int | None, seed: int) -> tuple[EncodedSplit, str]:
+    """A seeded uniform sample of at most ``max_rows`` rows, in their original order.
+
+    Args:
+        split: the training split (possibly memory-mapped).
+        max_rows: the most rows to keep; ``None`` keeps every row.
+        seed: the sample's seed, so that a trial is reproducible.
+
+    Returns:
+        The (possibly) smaller split and a note for ``FitResult.notes`` ("" when nothing was cut).
+    """
+    n = split.n_rows
+    if max_rows is None or n <= max_rows:
+        return split, ""
+    rng = np.random.default_rng(seed)
+    # Sorted indices keep memory-mapped reads sequential.
+    idx = np.sort(rng.choice(n, size=max_rows, replace=False))
+    sampled = EncodedSplit(x_num=split.x_num[idx], x_cat=split.x_cat[idx], y=split.y[idx])
+    return sampled, f"trained on a seeded sample of {max_rows} of {n} training rows"
+
+
+def feature_matrix(split: EncodedSplit) -> np.ndarray:
+    """``[x_num | x_cat]`` as one float32 matrix (ids below 2**24 stay exact in float32)."""
+    x_num = np.asarray(split.x_num, dtype=np.float32)
+    x_cat = np.asarray(split.x_cat, dtype=np.float32)
+    return np.ascontiguousarray(np.hstack([x_num, x_cat]))
+
+
+def _safe_metrics(auc: float, logloss: float) -> Metrics:
+    # A library's own eval can drift a hair outside the valid range; Metrics would reject it.
+    auc = auc if math.isnan(auc) else min(max(auc, 0.0), 1.0)
+    return Metrics(auc=auc, logloss=max(logloss, 0.0))
+
+
+class CurveRecorder:
+    """Samples the validation curve every ``every`` rounds and forwards each sample to Ray.
+
+    Args:
+        every: rounds between two samples.
+        on_epoch: the ``TrainContext.on_epoch`` callback.
+    """
+
+    def __init__(self, every: int, on_epoch: Callable[[EpochMetrics], None]) -> None:
+        self._every = every
+        self._on_epoch = on_epoch
+        self._curve: list[EpochMetrics] = []
+        self._last: tuple[int, float, float] | None = None
+        self._block_start = time.perf_counter()
+
+    def observe(self, round_: int, auc: float, logloss: float) -> None:
+        """Records round ``round_`` (1-based) and emits a sample on block boundaries."""
+        self._last = (round_, auc, logloss)
+        if round_ % self._every == 0:
+            self._emit()
+
+    def finish(self) -> tuple[EpochMetrics, ...]:
+        """Emits the last observed round if it was not on a block boundary; returns the curve."""
+        if self._last is not None and (not self._curve or self._curve[-1].epoch != self._last[0]):
+            self._emit()
+        return tuple(self._curve)
+
+    def _emit(self) -> None:
+        assert self._last is not None
+        round_, auc, logloss = self._last
+        now = time.perf_counter()
+        m = EpochMetrics(
+            epoch=round_, valid=_safe_metrics(auc, logloss), seconds=now - self._block_start
+        )
+        self._block_start = now
+        self._curve.append(m)
+        self._on_epoch(m)

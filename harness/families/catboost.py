@@ -1,0 +1,201 @@
+"""CatBoost as a baseline family: ordered target statistics on the categorical ids.
+
+The encoded id columns are CatBoost ``cat_features`` (integer columns of a pandas frame, built
+column by column from the arrays, no per-row Python). Early stopping watches the validation AUC
+(the metric the tuner maximises) and ``use_best_model`` keeps the best round. CatBoost always
+trains on the CPU here, whatever ``ctx.device`` says (its GPU mode has no Python callbacks, which
+the per-round curve needs).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from harness.data.schema import EncodedDataset, EncodedSplit
+from harness.families._gbdt import CurveRecorder, check, sample_rows
+from harness.families.base import FitResult, TrainContext
+from harness.metrics import binary_metrics
+
+__all__ = ["CATBOOST", "CatBoostConfig", "CatBoostFamily"]
+
+
+@dataclass(frozen=True)
+class CatBoostConfig:
+    """A CatBoost trial: flat fields, filled by ``search_spaces/catboost.toml``.
+
+    Attributes:
+        iterations: the most boosting rounds; early stopping usually ends sooner.
+        learning_rate: shrinkage per round.
+        depth: depth of each (symmetric) tree.
+        l2_leaf_reg: L2 penalty on leaf values.
+        random_strength: noise added to split scores (regularisation).
+        bagging_temperature: Bayesian bootstrap intensity (0 = no bagging).
+        border_count: histogram bins per numeric feature.
+        one_hot_max_size: categorical columns with at most this many values are one-hot encoded.
+        early_stopping_rounds: rounds without a better validation AUC before stopping.
+        rounds_per_epoch: rounds between two points of the learning curve (and two reports to
+            the scheduler).
+        max_train_rows: train on a seeded uniform sample of this many training rows when the
+            training split does not fit GBDT memory; ``None`` uses every row. Noted in the result.
+    """
+
+    iterations: int = 2000
+    learning_rate: float = 0.05
+    depth: int = 6
+    l2_leaf_reg: float = 3.0
+    random_strength: float = 1.0
+    bagging_temperature: float = 1.0
+    border_count: int = 254
+    one_hot_max_size: int = 2
+    early_stopping_rounds: int = 100
+    rounds_per_epoch: int = 50
+    max_train_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        check(self.iterations >= 1, f"iterations must be >= 1, got {self.iterations=}")
+        check(
+            0.0 < self.learning_rate <= 1.0,
+            f"learning_rate must lie in (0, 1], got {self.learning_rate=}",
+        )
+        check(1 <= self.depth <= 16, f"depth must lie in [1, 16], got {self.depth=}")
+        check(self.l2_leaf_reg >= 0.0, f"l2_leaf_reg must be >= 0, got {self.l2_leaf_reg=}")
+        check(
+            self.random_strength >= 0.0,
+            f"random_strength must be >= 0, got {self.random_strength=}",
+        )
+        check(
+            self.bagging_temperature >= 0.0,
+            f"bagging_temperature must be >= 0, got {self.bagging_temperature=}",
+        )
+        check(
+            1 <= self.border_count <= 65535,
+            f"border_count must lie in [1, 65535], got {self.border_count=}",
+        )
+        check(
+            self.one_hot_max_size >= 0,
+            f"one_hot_max_size must be >= 0, got {self.one_hot_max_size=}",
+        )
+        check(
+            self.early_stopping_rounds >= 1,
+            f"early_stopping_rounds must be >= 1, got {self.early_stopping_rounds=}",
+        )
+        check(
+            self.rounds_per_epoch >= 1,
+            f"rounds_per_epoch must be >= 1, got {self.rounds_per_epoch=}",
+        )
+        check(
+            self.max_train_rows is None or self.max_train_rows >= 1,
+            f"max_train_rows must be >= 1 or None (all rows), got {self.max_train_rows=}",
+        )
+
+
+def _frame(split: EncodedSplit) -> Any:
+    """A pandas frame: numeric columns float32 (NaN = missing), categorical columns int32."""
+    # pandas has no type stubs here; CatBoost's integer cat_features need a frame, not an array.
+    pd: Any = importlib.import_module("pandas")
+    columns: dict[str, np.ndarray] = {}
+    for j in range(split.x_num.shape[1]):
+        columns[f"num_{j}"] = np.asarray(split.x_num[:, j], dtype=np.float32)
+    for j in range(split.x_cat.shape[1]):
+        columns[f"cat_{j}"] = np.asarray(split.x_cat[:, j], dtype=np.int32)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _pool(split: EncodedSplit, n_num: int) -> Any:
+    from catboost import Pool
+
+    cat_features = list(range(n_num, n_num + int(split.x_cat.shape[1])))
+    return Pool(
+        _frame(split),
+        label=np.asarray(split.y[:, 0], dtype=np.float32),
+        cat_features=cat_features,
+    )
+
+
+class _Recorder:
+    """A CatBoost training callback feeding the validation AUC/logloss to a ``CurveRecorder``."""
+
+    def __init__(self, recorder: CurveRecorder) -> None:
+        self._recorder = recorder
+
+    def after_iteration(self, info: Any) -> bool:
+        valid = info.metrics["validation"]
+        # info.iteration is 1-based: the number of trees built so far.
+        self._recorder.observe(int(info.iteration), valid["AUC"][-1], valid["Logloss"][-1])
+        return True  # keep training; early stopping is CatBoost's own
+
+
+class CatBoostFamily:
+    """The CatBoost family (see the module docstring)."""
+
+    name = "catboost"
+    kind: Literal["gbdt", "neural"] = "gbdt"
+    config_type: type[Any] = CatBoostConfig
+
+    def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
+        """Trains on ``data.train``, early-stops on ``data.valid`` AUC, scores ``data.test``."""
+        from catboost import CatBoostClassifier
+
+        if not isinstance(config, CatBoostConfig):
+            raise TypeError(f"expected a CatBoostConfig, got {type(config).__name__}")
+        notes: list[str] = []
+        train, note = sample_rows(data.train, config.max_train_rows, ctx.seed)
+        if note:
+            notes.append(note)
+        if ctx.device != "cpu":
+            notes.append(f"CatBoost trained on cpu (device={ctx.device} ignored)")
+        n_num = data.schema.n_num
+
+        start = time.perf_counter()
+        train_pool = _pool(train, n_num)
+        valid_pool = _pool(data.valid, n_num)
+        model = CatBoostClassifier(
+            iterations=config.iterations,
+            learning_rate=config.learning_rate,
+            depth=config.depth,
+            l2_leaf_reg=config.l2_leaf_reg,
+            random_strength=config.random_strength,
+            bagging_temperature=config.bagging_temperature,
+            border_count=config.border_count,
+            one_hot_max_size=config.one_hot_max_size,
+            loss_function="Logloss",
+            eval_metric="AUC",
+            custom_metric=["Logloss"],
+            early_stopping_rounds=config.early_stopping_rounds,
+            use_best_model=True,
+            thread_count=ctx.threads,
+            random_seed=ctx.seed,
+            allow_writing_files=False,
+            verbose=False,
+        )
+        recorder = CurveRecorder(config.rounds_per_epoch, ctx.on_epoch)
+        model.fit(train_pool, eval_set=valid_pool, callbacks=[_Recorder(recorder)])
+        curve = recorder.finish()
+        train_seconds = time.perf_counter() - start
+        rounds_run = curve[-1].epoch if curve else int(model.tree_count_)
+
+        valid = binary_metrics(data.valid.y, model.predict_proba(valid_pool)[:, 1])
+        test = binary_metrics(data.test.y, model.predict_proba(_pool(data.test, n_num))[:, 1])
+        # Symmetric trees: a tree with 2**d leaf values has one split per level (d splits);
+        # CatBoost may stop a tree short of ``depth``.
+        leaves = np.asarray(model.get_tree_leaf_counts(), dtype=np.int64)
+        n_params = int(leaves.sum() + np.log2(np.maximum(leaves, 1)).round().sum())
+        best = model.get_best_iteration()
+        return FitResult(
+            valid=valid,
+            test=test,
+            best_epoch=int(best) + 1 if best is not None else int(model.tree_count_),
+            curve=curve,
+            n_params=n_params,
+            train_seconds=train_seconds,
+            samples_per_s=train.n_rows * rounds_run / train_seconds if train_seconds > 0 else None,
+            notes="; ".join(notes),
+        )
+
+
+CATBOOST = CatBoostFamily()

@@ -1,0 +1,84 @@
+"""From trial rows to one leaderboard row per model family: its best configuration and its cost."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from harness.results.table import TrialResult
+
+__all__ = ["FamilySummary", "summarize"]
+
+
+@dataclass(frozen=True)
+class FamilySummary:
+    """One model family on one dataset: the best trial by validation AUC and what the search cost.
+
+    ``lift`` is the best trial's test AUC minus the test AUC of the best GBDT (by validation AUC),
+    None when there is no GBDT row to compare with or a metric is missing.
+    """
+
+    family: str
+    kind: str
+    best: TrialResult | None
+    complete: int
+    pruned: int
+    failed: int
+    wall_seconds: float
+    lift: float | None = None
+    # True for the GBDT the lifts are measured against.
+    reference: bool = False
+
+    @property
+    def trials(self) -> int:
+        return self.complete + self.pruned + self.failed
+
+
+def _score(r: TrialResult) -> float:
+    return r.valid_auc if r.valid_auc is not None and r.valid_auc == r.valid_auc else -1.0
+
+
+def summarize(
+    rows: Sequence[TrialResult],
+    kinds: Mapping[str, str],
+    wall_seconds: Mapping[str, float] | None = None,
+) -> list[FamilySummary]:
+    """Best configuration per family, ranked by validation AUC (families with no result last).
+
+    Only completed trials with test metrics can be "best": a pruned trial never saw the test split.
+
+    Args:
+        rows: trial rows of one dataset and protocol.
+        kinds: family -> "gbdt" or "neural", for every family to list (even with no rows).
+        wall_seconds: family -> tuning wall time; defaults to the sum of its trials' wall times.
+    """
+    out: list[FamilySummary] = []
+    for family, kind in kinds.items():
+        mine = [r for r in rows if r.family == family]
+        done = [r for r in mine if r.status == "complete" and r.test_auc is not None]
+        best = max(done, key=_score, default=None)
+        wall = (wall_seconds or {}).get(family, sum(r.wall_seconds for r in mine))
+        out.append(
+            FamilySummary(
+                family=family,
+                kind=kind,
+                best=best,
+                complete=sum(r.status == "complete" for r in mine),
+                pruned=sum(r.status == "pruned" for r in mine),
+                failed=sum(r.status == "failed" for r in mine),
+                wall_seconds=wall,
+            )
+        )
+    gbdts = [s.best for s in out if s.kind == "gbdt" and s.best is not None]
+    best_gbdt = max(gbdts, key=_score, default=None)
+    ranked = []
+    for s in out:
+        lift = None
+        if best_gbdt is not None and s.best is not None:
+            assert s.best.test_auc is not None and best_gbdt.test_auc is not None
+            lift = s.best.test_auc - best_gbdt.test_auc
+        reference = best_gbdt is not None and s.best is best_gbdt
+        ranked.append(dataclasses.replace(s, lift=lift, reference=reference))
+    ranked.sort(key=lambda s: (s.best is None, -_score(s.best) if s.best else 0.0))
+    return ranked

@@ -1,0 +1,5 @@
+"""Categorical embeddings: ``(B, n_cat)`` ids to ``(B, n_cat, dim)`` vectors."""
+
+from harness.models.embeddings.fused import FusedEmbedding
+
+__all__ = ["FusedEmbedding"]

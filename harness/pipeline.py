@@ -1,0 +1,282 @@
+"""``harness run``: raw data to leaderboard, one suite at a time.
+
+Order matters for a user's time: every name and search space is checked before any data is
+read, and the leaderboard is rewritten after each model family, so an interrupted run keeps
+what it finished.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+import harness
+from harness.data.cache import load_encoded
+from harness.data.preprocess import PreprocessConfig
+from harness.data.registry import DatasetAdapter, get_dataset
+from harness.data.schema import EncodedDataset
+from harness.data.sources import resolve_data
+from harness.errors import HarnessError
+from harness.families import FAMILIES, get_family
+from harness.families.base import Family
+from harness.leaderboard.console import leaderboard_table
+from harness.leaderboard.markdown import RunInfo, render, write_atomic
+from harness.leaderboard.summary import FamilySummary, summarize
+from harness.paths import cache_root, downloads_dir
+from harness.results.table import TrialResult, read_results
+from harness.suites import Suite, get_suite
+from harness.tuning.space import SearchSpace, load_search_space
+
+__all__ = ["RunOptions", "RunOutcome", "RunPaths", "run_suite", "search_space_dir"]
+
+
+# Epochs every trial gets before ASHA may stop it. A GBDT "epoch" is a block of boosting rounds
+# (rounds_per_epoch in its search space): stopping after the first block would favour high
+# learning rates, so GBDTs get a few blocks first.
+_GRACE_EPOCHS = {"neural": 1, "gbdt": 4}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything ``harness run`` was asked; None means "the suite's default"."""
+
+    suite: str
+    data: str | None = None
+    models: tuple[str, ...] | None = None
+    trials: int | None = None
+    time_budget_s: float | None = None
+    protocol: str | None = None
+    min_count: int | None = None
+    bad_rows: str = "error"
+    address: str | None = None
+    cpus_per_trial: int | None = None
+    # None: one GPU per neural trial when the cluster has GPUs, none otherwise (no warning).
+    gpus_per_trial: float | None = None
+    seed: int = 0
+    synthetic_rows: int | None = None
+    out: Path = Path(".")
+    search_spaces: Path | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a suite's outputs go: ``<out>/leaderboards/<label>.md`` and ``<out>/runs/<label>/``."""
+
+    label: str
+    leaderboard: Path
+    results: Path
+    studies: Path
+
+    @classmethod
+    def of(cls, out: Path, suite: str, synthetic: bool) -> RunPaths:
+        label = f"{suite}-synthetic" if synthetic else suite
+        run_dir = out / "runs" / label
+        return cls(
+            label=label,
+            leaderboard=out / "leaderboards" / f"{label}.md",
+            results=run_dir / "results.parquet",
+            studies=run_dir / "studies.sqlite3",
+        )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run produced."""
+
+    paths: RunPaths
+    dataset: EncodedDataset
+    summaries: tuple[FamilySummary, ...]
+    trials: tuple[TrialResult, ...] = field(default=())
+
+
+def search_space_dir(explicit: Path | None = None) -> Path:
+    """``explicit``, else ``./search_spaces`` when it exists, else the one beside the package."""
+    if explicit is not None:
+        return explicit
+    local = Path("search_spaces")
+    if local.is_dir():
+        return local
+    return Path(harness.__file__).resolve().parent.parent / "search_spaces"
+
+
+def _families(suite: Suite, models: tuple[str, ...] | None) -> list[Family]:
+    names = models or suite.families
+    if not names:
+        raise HarnessError(f"--models is empty; valid: {', '.join(sorted(FAMILIES))}")
+    return [get_family(n) for n in dict.fromkeys(names)]
+
+
+def _spaces(families: list[Family], folder: Path) -> dict[str, SearchSpace]:
+    spaces = {}
+    for family in families:
+        path = folder / f"{family.name}.toml"
+        if not path.is_file():
+            raise HarnessError(
+                f"no search space for {family.name!r}: {path} is missing; "
+                f"copy one from {search_space_dir()} and edit it"
+            )
+        spaces[family.name] = load_search_space(path, family=family.name)
+    return spaces
+
+
+def _data(
+    adapter: DatasetAdapter, suite: Suite, opts: RunOptions, console: Console
+) -> EncodedDataset:
+    source = resolve_data(adapter.name, opts.data)
+    config = PreprocessConfig(
+        protocol=opts.protocol or suite.protocol,
+        min_count=opts.min_count or suite.min_count,
+        seed=opts.seed,
+        bad_rows=opts.bad_rows,  # type: ignore[arg-type]
+    )
+    if source.path is not None:
+        console.print(f"data: {source.path} (from {source.origin})")
+        return adapter.prepare(
+            source.path, config, cache_root=cache_root(), progress=opts.progress, name=adapter.name
+        )
+    if adapter.write_synthetic is None:
+        raise HarnessError(
+            f"no {adapter.name} data found and it has no synthetic stand-in; pass --data PATH"
+        )
+    rows = opts.synthetic_rows or suite.synthetic_rows
+    console.print(
+        f"[yellow]no {adapter.name} data found (--data, $HARNESS_DATA_DIR, {downloads_dir()}): "
+        f"running on a SYNTHETIC {adapter.name}-shaped dataset of {rows:,} rows instead; "
+        f"for real data run `harness data fetch {adapter.name}`[/]"
+    )
+    path = downloads_dir() / "synthetic" / f"{adapter.name}-synthetic-{rows}-seed0.txt"
+    if not path.exists():
+        with console.status(f"writing {rows:,} synthetic rows to {path}"):
+            adapter.write_synthetic(path, rows, seed=0)
+    return adapter.prepare(
+        path,
+        config,
+        cache_root=cache_root(),
+        progress=opts.progress,
+        name=adapter.name,
+        synthetic=True,
+    )
+
+
+def _load_cached(cache_dir: str) -> EncodedDataset:
+    # Each trial memory-maps the cache itself: no copy through Ray's object store.
+    return load_encoded(Path(cache_dir))
+
+
+def _protocol_text(name: str) -> str:
+    return {
+        "sequential": "sequential (file order 80/10/10)",
+        "x1": "x1 (BARS: seeded random 7:2:1)",
+        "x4": "x4 (BARS: seeded random 8:1:1)",
+    }.get(name, name)
+
+
+def _resources(cpus_per_trial: int, address: str | None) -> str:
+    where = f"Ray cluster {address}" if address else f"local Ray, {os.cpu_count()} CPUs"
+    return f"{where}, {cpus_per_trial} CPU per trial"
+
+
+def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
+    """Runs one suite end to end and writes its leaderboard; see the module docstring."""
+    from harness.tuning.tuner import ray_session, tune_family  # the one module importing ray
+
+    suite = get_suite(opts.suite)
+    families = _families(suite, opts.models)
+    spaces = _spaces(families, search_space_dir(opts.search_spaces))
+    adapter = get_dataset(suite.dataset)
+    dataset = _data(adapter, suite, opts, console)
+    paths = RunPaths.of(opts.out, suite.name, dataset.synthetic)
+    dataset_id = Path(dataset.cache_dir).name if dataset.cache_dir else dataset.name
+    trials = opts.trials or suite.trials
+    budget = opts.time_budget_s or suite.time_budget_s
+    cpus_per_trial = opts.cpus_per_trial or 1
+    started = datetime.now(UTC)
+    info = RunInfo(
+        suite=suite.name,
+        title=dataset.title,
+        synthetic=dataset.synthetic,
+        source=dataset.source,
+        protocol=_protocol_text(dataset.protocol),
+        min_count=opts.min_count or suite.min_count,
+        rows=(dataset.train.n_rows, dataset.valid.n_rows, dataset.test.n_rows),
+        skipped_rows=dataset.skipped_rows,
+        n_num=dataset.schema.n_num,
+        n_cat=dataset.schema.n_cat,
+        vocabulary=sum(dataset.schema.cardinalities),
+        started_at=f"{started:%Y-%m-%d %H:%M} UTC",
+        harness_version=harness.__version__,
+        resources=_resources(cpus_per_trial, opts.address),
+        trials_per_family=trials,
+        time_budget_s=budget,
+        results_path=str(paths.results),
+        storage_url=f"sqlite:///{paths.studies}",
+    )
+    if dataset.skipped_rows:
+        console.print(f"[yellow]skipped {dataset.skipped_rows:,} malformed rows (--bad-rows skip)")
+    console.print(
+        f"{dataset.title}: train {dataset.train.n_rows:,} · valid {dataset.valid.n_rows:,} · "
+        f"test {dataset.test.n_rows:,} rows, protocol {dataset.protocol}"
+    )
+    kinds = {f.name: f.kind for f in families}
+    wall: dict[str, float] = {}
+    summaries: list[FamilySummary] = []
+    this_run: list[TrialResult] = []
+    deadline = time.monotonic() + budget
+    with ray_session(opts.address) as cluster:
+        gpus = opts.gpus_per_trial
+        if gpus is None:
+            gpus = 1.0 if cluster.gpus >= 1 else 0.0
+        for i, family in enumerate(families):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                console.print(f"[yellow]time budget spent: {family.name} not tuned[/]")
+                break
+            share = left / (len(families) - i)
+            t0 = time.monotonic()
+            rows = tune_family(
+                family,
+                spaces[family.name],
+                dataset,
+                suite=paths.label,
+                dataset_id=dataset_id,
+                study_db=paths.studies,
+                num_samples=trials,
+                time_budget_s=share,
+                seed=opts.seed,
+                cpus_per_trial=cpus_per_trial,
+                gpus_per_trial=gpus if family.kind == "neural" else 0.0,
+                grace_period=_GRACE_EPOCHS[family.kind],
+                address=opts.address,
+                results_path=paths.results,
+                load_dataset=_load_cached,
+                show_progress=opts.progress,
+                console=console,
+            )
+            wall[family.name] = time.monotonic() - t0
+            this_run.extend(rows)
+            summaries = _write_leaderboard(paths, info, kinds, wall, dataset_id)
+    console.print(leaderboard_table(f"Leaderboard: {dataset.title}", summaries))
+    console.print(f"leaderboard: {paths.leaderboard}\nevery trial: {paths.results}")
+    return RunOutcome(paths, dataset, tuple(summaries), tuple(this_run))
+
+
+def _write_leaderboard(
+    paths: RunPaths,
+    info: RunInfo,
+    kinds: Mapping[str, str],
+    wall: Mapping[str, float],
+    dataset_id: str,
+) -> list[FamilySummary]:
+    # Every trial ever run on this exact data (same cache key), not just this run's: a re-run adds
+    # trials to the same studies, and the leaderboard reflects all of them.
+    rows = [r for r in read_results(paths.results) if r.dataset == dataset_id]
+    summaries = summarize(rows, kinds, wall)
+    write_atomic(paths.leaderboard, render(info, summaries))
+    return summaries

@@ -1,0 +1,231 @@
+"""The results table: one flat ``TrialResult`` row per finished trial, kept in a parquet file.
+
+Appends are atomic (write a temporary file next to the table, then ``os.replace``) and serialised
+with a lock file, so an interrupted run keeps every row written before the interruption and two
+runs appending to one table do not lose each other's rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import math
+import os
+import tempfile
+import typing
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+import harness
+
+__all__ = [
+    "RESULT_SCHEMA",
+    "STATUSES",
+    "TrialResult",
+    "append_results",
+    "package_versions",
+    "read_results",
+    "read_results_frame",
+]
+
+Status = Literal["complete", "pruned", "failed"]
+STATUSES: tuple[str, ...] = typing.get_args(Status)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One trial, one flat row.
+
+    Metrics are those of the best validation epoch (for a GBDT: the best boosting round). A
+    pruned trial (stopped by the scheduler) has validation metrics from its curve so far and no
+    test metrics; a failed one has ``error`` and whatever it reported before failing.
+
+    Attributes:
+        suite: the benchmark suite (e.g. "criteo").
+        dataset: the dataset name.
+        protocol: the split protocol (e.g. "random", "temporal").
+        family: the model family ("lightgbm", "catboost", "dcnv2", ...).
+        study: the Optuna study the trial belongs to ("<suite>/<family>").
+        trial_id: Ray Tune's trial id (unique within a run).
+        study_trial: the Optuna trial number in ``study`` (None if unknown).
+        params: the sampled parameters as JSON (Optuna primitives; see ``SearchSpace``).
+        seed: the training seed.
+        status: "complete", "pruned" or "failed".
+        error: the failure, one line ("" unless failed).
+        valid_auc, valid_logloss, test_auc, test_logloss: scores (None where not measured).
+        best_epoch: the best epoch (boosting round for a GBDT).
+        epochs: epochs (rounds) run.
+        curve: per-epoch validation metrics as JSON, a list of
+            ``{"epoch", "valid_auc", "valid_logloss", "train_loss", "seconds"}``.
+        n_params: model size (weights, or tree nodes for a GBDT).
+        samples_per_s: training throughput (rows x epochs or rows x rounds per second).
+        train_seconds: time inside ``fit``.
+        wall_seconds: the trial's wall time, loading data included.
+        device: "cpu" or "cuda".
+        gpu_ids: the GPU ids Ray granted, comma-separated ("" for none).
+        cpus: the CPUs Ray granted (the training threads).
+        *_version: package versions in the process that trained.
+        started_at: ISO-8601 UTC start time.
+        notes: anything worth knowing (row sampling, device fallback, ...), "; "-separated.
+    """
+
+    suite: str
+    dataset: str
+    protocol: str
+    family: str
+    study: str
+    trial_id: str
+    study_trial: int | None
+    params: str
+    seed: int
+    status: str
+    error: str = ""
+    valid_auc: float | None = None
+    valid_logloss: float | None = None
+    test_auc: float | None = None
+    test_logloss: float | None = None
+    best_epoch: int | None = None
+    epochs: int = 0
+    curve: str = "[]"
+    n_params: int | None = None
+    samples_per_s: float | None = None
+    train_seconds: float | None = None
+    wall_seconds: float = 0.0
+    device: str = "cpu"
+    gpu_ids: str = ""
+    cpus: float = 1.0
+    harness_version: str = ""
+    torch_version: str = ""
+    lightgbm_version: str = ""
+    catboost_version: str = ""
+    ray_version: str = ""
+    optuna_version: str = ""
+    started_at: str = ""
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status=}")
+        if self.status == "failed" and not self.error:
+            raise ValueError(f"a failed trial needs an error message, got {self.error=}")
+        for name in ("valid_auc", "test_auc"):
+            v = getattr(self, name)
+            if v is not None and not (math.isnan(v) or 0.0 <= v <= 1.0):
+                raise ValueError(f"{name} must lie in [0, 1], got {v!r}")
+        for name in ("params", "curve"):
+            try:
+                json.loads(getattr(self, name))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{name} must be JSON, got {getattr(self, name)!r}: {e}") from None
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        return typing.cast(dict[str, Any], json.loads(self.params))
+
+    @property
+    def curve_list(self) -> list[dict[str, Any]]:
+        return typing.cast(list[dict[str, Any]], json.loads(self.curve))
+
+
+def _dtype(hint: Any) -> pl.DataType:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if args else hint
+    if base is int:
+        return pl.Int64()
+    if base is float:
+        return pl.Float64()
+    return pl.String()
+
+
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    name: _dtype(hint) for name, hint in typing.get_type_hints(TrialResult).items()
+}
+
+
+def package_versions() -> dict[str, str]:
+    """``{<package>_version: version}`` for the fields of ``TrialResult`` ("" if not installed)."""
+    out = {"harness_version": harness.__version__}
+    for pkg in ("torch", "lightgbm", "catboost", "ray", "optuna"):
+        try:
+            out[f"{pkg}_version"] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[f"{pkg}_version"] = ""
+    return out
+
+
+def _frame(rows: Sequence[TrialResult]) -> pl.DataFrame:
+    return pl.DataFrame([dataclasses.asdict(r) for r in rows], schema=RESULT_SCHEMA, orient="row")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def append_results(path: str | Path, rows: Iterable[TrialResult]) -> int:
+    """Appends rows to the parquet table at ``path`` (created with its folder if missing).
+
+    The new table is written to a temporary file in the same folder and moved over the old one
+    with ``os.replace``: a reader (or a crash) sees either the old table or the new one.
+
+    Returns:
+        The number of rows in the table afterwards.
+    """
+    path = Path(path)
+    new = list(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        frame = _frame(new)
+        if path.exists():
+            old = pl.read_parquet(path)
+            # "diagonal_relaxed": a table written before a column was added gets nulls there.
+            frame = pl.concat([old, frame], how="diagonal_relaxed")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                frame.write_parquet(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return frame.height
+
+
+def read_results_frame(path: str | Path) -> pl.DataFrame:
+    """The results table as a polars frame (every ``TrialResult`` column present)."""
+    frame = pl.read_parquet(path)
+    missing = [pl.lit(None, dtype=t).alias(n) for n, t in RESULT_SCHEMA.items() if n not in frame]
+    return frame.with_columns(missing) if missing else frame
+
+
+def read_results(path: str | Path) -> list[TrialResult]:
+    """The table as ``TrialResult`` rows (columns this version does not know are dropped)."""
+    frame = read_results_frame(path)
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(TrialResult)
+        if f.default is not dataclasses.MISSING
+    }
+    rows = []
+    for record in frame.select(list(RESULT_SCHEMA)).iter_rows(named=True):
+        values = {
+            k: (defaults[k] if v is None and k in defaults and defaults[k] is not None else v)
+            for k, v in record.items()
+        }
+        rows.append(TrialResult(**values))
+    return rows

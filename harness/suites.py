@@ -1,0 +1,57 @@
+"""Named suites: which dataset, which model families, and how much search by default.
+
+A suite is what ``harness run --suite NAME`` runs. Adding one is one ``Suite(...)`` entry below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import HarnessError
+
+__all__ = ["SUITES", "Suite", "get_suite"]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A benchmark: one dataset, its split protocol, the model families to tune, and the budget."""
+
+    name: str
+    dataset: str
+    description: str
+    families: tuple[str, ...]
+    protocol: str = "sequential"
+    min_count: int = 2
+    trials: int = 12
+    time_budget_s: float = 1800.0
+    # Rows of the synthetic stand-in used when no real data is found (a few minutes on 2 cores).
+    synthetic_rows: int = 200_000
+
+    def __post_init__(self) -> None:
+        if not self.families:
+            raise ValueError(f"suite {self.name!r} names no model families")
+        if self.trials < 1:
+            raise ValueError(f"suite {self.name!r}: trials must be at least 1, got {self.trials=}")
+        if self.time_budget_s <= 0:
+            raise ValueError(f"suite {self.name!r}: {self.time_budget_s=} must be positive")
+
+
+SUITES: dict[str, Suite] = {
+    "criteo": Suite(
+        name="criteo",
+        dataset="criteo",
+        description="Criteo Kaggle display-advertising CTR (dac): 13 numeric, 26 categorical",
+        families=("lightgbm", "catboost", "dcnv2"),
+    ),
+}
+
+
+def get_suite(name: str) -> Suite:
+    """The suite called ``name``; an unknown name gets a one-line error listing the valid ones."""
+    try:
+        return SUITES[name]
+    except KeyError:
+        raise HarnessError(
+            f"unknown suite {name!r}; valid suites: {', '.join(sorted(SUITES))} "
+            "(see `harness suites`)"
+        ) from None

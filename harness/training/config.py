@@ -1,0 +1,59 @@
+"""``TrainConfig``: how the training loop optimises a neural ranker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["LoaderMode", "TrainConfig"]
+
+LoaderMode = Literal["auto", "memory", "blocks"]
+_LOADER_MODES = ("auto", "memory", "blocks")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser, batching and early-stopping settings of ``harness.training.fit``.
+
+    Attributes:
+        batch_size: training rows per step.
+        max_epochs: passes over the training split at most.
+        patience: epochs without a better validation AUC before stopping.
+        learning_rate: Adam(W) learning rate of the dense parameters.
+        embedding_learning_rate: SparseAdam learning rate of the sparse embedding tables.
+        weight_decay: decoupled (AdamW) weight decay of the dense parameters only; SparseAdam
+            has none, and decaying every row each step would make the update dense again.
+        eval_batch_size: rows per forward pass when scoring validation and test.
+        loader: ``"memory"`` shuffles all rows in RAM, ``"blocks"`` reads contiguous blocks in
+            shuffled order and shuffles rows within a block (for memory-mapped splits larger
+            than RAM), ``"auto"`` picks ``"blocks"`` for a memory-mapped split.
+        block_rows: rows per block in ``"blocks"`` mode (rounded up to whole batches).
+    """
+
+    batch_size: int = 4096
+    max_epochs: int = 3
+    patience: int = 1
+    learning_rate: float = 1e-3
+    embedding_learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    eval_batch_size: int = 16384
+    loader: LoaderMode = "auto"
+    block_rows: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_epochs", "patience", "eval_batch_size", "block_rows"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("learning_rate", "embedding_learning_rate"):
+            value = getattr(self, name)
+            if not value > 0.0:
+                raise ValueError(f"TrainConfig.{name} must be positive, got {value!r}")
+        if not self.weight_decay >= 0.0:
+            raise ValueError(
+                f"TrainConfig.weight_decay must be non-negative, got {self.weight_decay!r}"
+            )
+        if self.loader not in _LOADER_MODES:
+            raise ValueError(
+                f"TrainConfig.loader must be one of {', '.join(_LOADER_MODES)}, got {self.loader!r}"
+            )

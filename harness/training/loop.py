@@ -1,0 +1,258 @@
+"""``fit``: trains a ranker with sparse + dense Adam, early-stops on validation AUC.
+
+Small functions rather than a trainer class: ``make_optimizers``, ``train_epoch``, ``predict``
+and ``fit`` that strings them together. The loss (binary cross-entropy on logits, averaged over
+tasks) lives here, not in the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import Tensor, nn
+
+from harness.data.schema import EncodedDataset, EncodedSplit
+from harness.errors import HarnessError
+from harness.families.base import EpochMetrics, FitResult, TrainContext
+from harness.metrics import Metrics, binary_metrics
+from harness.training.config import TrainConfig
+from harness.training.loader import BatchLoader, make_loader
+
+__all__ = [
+    "DivergedError",
+    "EpochStats",
+    "fit",
+    "make_optimizers",
+    "predict",
+    "resolve_device",
+    "train_epoch",
+]
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite (a learning rate too high, say)."""
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """What one pass over the training split measured."""
+
+    mean_loss: float
+    rows: int
+    seconds: float
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else math.nan
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for ``TrainContext.device``, refusing CUDA where there is none."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise HarnessError(f"unknown device {name!r}: {e}") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError(f"device {name!r} asked for, but torch sees no CUDA device here")
+    return device
+
+
+def make_optimizers(model: nn.Module, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
+    """SparseAdam for sparse embedding tables, AdamW for every other parameter.
+
+    A sparse table's gradient holds only the rows a batch looked up; SparseAdam updates just
+    those rows, where dense Adam would rewrite the whole table (and its moments) every step.
+    """
+    sparse_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse}
+    params = [p for p in model.parameters() if p.requires_grad]
+    sparse = [p for p in params if id(p) in sparse_ids]
+    dense = [p for p in params if id(p) not in sparse_ids]
+    optimizers: list[torch.optim.Optimizer] = []
+    if sparse:
+        optimizers.append(torch.optim.SparseAdam(sparse, lr=cfg.embedding_learning_rate))
+    if dense:
+        optimizers.append(
+            torch.optim.AdamW(dense, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        )
+    return optimizers
+
+
+def _loss(logits: Tensor, y: Tensor) -> Tensor:
+    if logits.shape != y.shape:
+        raise ValueError(f"logits and labels differ: {tuple(logits.shape)=} {tuple(y.shape)=}")
+    return F.binary_cross_entropy_with_logits(logits, y)
+
+
+def train_epoch(
+    model: nn.Module,
+    loader: BatchLoader,
+    optimizers: list[torch.optim.Optimizer],
+    device: torch.device,
+    *,
+    progress: Progress | None = None,
+    description: str = "train",
+) -> EpochStats:
+    """One pass over ``loader``: forward, BCE-with-logits loss, backward, optimiser steps.
+
+    The loss is summed on the device and read once at the end, so a GPU never waits on the host
+    mid-epoch.
+    """
+    model.train()
+    non_blocking = device.type == "cuda"
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    rows = 0
+    task = progress.add_task(description, total=len(loader)) if progress is not None else None
+    start = time.perf_counter()
+    for host_batch in loader:
+        batch = host_batch.to(device, non_blocking=non_blocking)
+        loss = _loss(model(batch.x_num, batch.x_cat), batch.y)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        torch.autograd.backward(loss)
+        for opt in optimizers:
+            opt.step()
+        total += loss.detach() * len(batch)
+        rows += len(batch)
+        if progress is not None and task is not None:
+            progress.advance(task)
+    mean_loss = float(total.item()) / max(rows, 1)
+    seconds = time.perf_counter() - start
+    if progress is not None and task is not None:
+        progress.remove_task(task)
+    return EpochStats(mean_loss=mean_loss, rows=rows, seconds=seconds)
+
+
+@torch.inference_mode()
+def predict(
+    model: nn.Module, split: EncodedSplit, device: torch.device, *, batch_size: int = 16384
+) -> np.ndarray:
+    """Click probabilities ``(N, n_tasks)`` for every row of ``split``, in row order."""
+    model.eval()
+    loader = make_loader(split, batch_size, shuffle=False)
+    out = [
+        torch.sigmoid(model(b.x_num, b.x_cat)).float().cpu()
+        for b in (hb.to(device) for hb in loader)
+    ]
+    return torch.cat(out).numpy()
+
+
+def _score(split: EncodedSplit, probs: np.ndarray) -> Metrics:
+    # Every family is ranked on its first label; multi-task heads train on all labels.
+    y = np.asarray(split.y).reshape(split.n_rows, -1)[:, 0]
+    return binary_metrics(y, probs[:, 0])
+
+
+@contextlib.contextmanager
+def _progress(show: bool) -> Iterator[Progress | None]:
+    if not show:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True) as progress:
+        yield progress
+
+
+def _improved(auc: float, best_auc: float | None) -> bool:
+    # NaN (a one-class validation split) never counts as better, except as the first epoch.
+    return best_auc is None or (not math.isnan(auc) and (math.isnan(best_auc) or auc > best_auc))
+
+
+def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainContext) -> FitResult:
+    """Trains ``model`` on ``data.train``, early-stops on ``data.valid``, scores ``data.test``.
+
+    After each epoch the validation split is scored with ``harness.metrics.binary_metrics`` and
+    reported through ``ctx.on_epoch``; training stops after ``cfg.patience`` epochs without a
+    better validation AUC, and the weights of the best epoch are restored before scoring test.
+
+    Args:
+        model: maps ``(x_num, x_cat)`` to logits ``(B, n_tasks)``; built and seeded by the caller.
+        data: the encoded dataset; its label columns must match the model's tasks.
+        cfg: optimiser, batching and early stopping.
+        ctx: seed, threads, device, epoch callback, progress display.
+
+    Returns:
+        Validation and test metrics at the best epoch, the per-epoch curve, the parameter count,
+        training throughput (rows/s over the training passes only) and total wall seconds.
+
+    Raises:
+        DivergedError: the training loss became NaN or infinite.
+        HarnessError: the device asked for is not available.
+    """
+    wall_start = time.perf_counter()
+    torch.set_num_threads(ctx.threads)
+    torch.manual_seed(ctx.seed)
+    device = resolve_device(ctx.device)
+    model.to(device)
+    optimizers = make_optimizers(model, cfg)
+    loader = make_loader(
+        data.train,
+        cfg.batch_size,
+        shuffle=True,
+        seed=ctx.seed,
+        mode=cfg.loader,
+        block_rows=cfg.block_rows,
+        pin_memory=device.type == "cuda",
+    )
+    curve: list[EpochMetrics] = []
+    best_auc: float | None = None
+    best_epoch = 0
+    best_state: dict[str, Tensor] = {}
+    train_rows, train_seconds = 0, 0.0
+    with _progress(ctx.show_progress) as progress:
+        for epoch in range(1, cfg.max_epochs + 1):
+            epoch_start = time.perf_counter()
+            stats = train_epoch(
+                model,
+                loader,
+                optimizers,
+                device,
+                progress=progress,
+                description=f"epoch {epoch}/{cfg.max_epochs}",
+            )
+            if not math.isfinite(stats.mean_loss):
+                raise DivergedError(
+                    f"training loss is {stats.mean_loss} at epoch {epoch}; lower the learning "
+                    f"rates ({cfg.learning_rate=}, {cfg.embedding_learning_rate=})"
+                )
+            train_rows += stats.rows
+            train_seconds += stats.seconds
+            valid = _score(
+                data.valid, predict(model, data.valid, device, batch_size=cfg.eval_batch_size)
+            )
+            metrics = EpochMetrics(
+                epoch=epoch,
+                valid=valid,
+                train_loss=stats.mean_loss,
+                seconds=time.perf_counter() - epoch_start,
+            )
+            curve.append(metrics)
+            ctx.on_epoch(metrics)
+            if _improved(valid.auc, best_auc):
+                best_auc, best_epoch = valid.auc, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            elif epoch - best_epoch >= cfg.patience:
+                break
+    model.load_state_dict(best_state)
+    test = _score(data.test, predict(model, data.test, device, batch_size=cfg.eval_batch_size))
+    return FitResult(
+        valid=curve[best_epoch - 1].valid,
+        test=test,
+        best_epoch=best_epoch,
+        curve=tuple(curve),
+        n_params=sum(p.numel() for p in model.parameters()),
+        train_seconds=time.perf_counter() - wall_start,
+        samples_per_s=train_rows / train_seconds if train_seconds > 0 else None,
+    )

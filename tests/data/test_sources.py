@@ -1,0 +1,58 @@
+"""Where raw data comes from: --data, else HARNESS_DATA_DIR, else the cache, else nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.data.sources import resolve_data
+from harness.errors import HarnessError
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
+
+
+def test_data_file_wins_over_everything(tmp_path: Path) -> None:
+    f = tmp_path / "mine.txt"
+    f.write_text("x")
+    env_dir = tmp_path / "env"
+    (env_dir / "criteo").mkdir(parents=True)
+    (env_dir / "criteo" / "train.txt").write_text("x")
+    src = resolve_data("criteo", str(f), {"HARNESS_DATA_DIR": str(env_dir)})
+    assert (src.path, src.origin) == (f, "--data")
+
+
+def test_data_folder_is_searched(tmp_path: Path) -> None:
+    (tmp_path / "dac").mkdir()
+    (tmp_path / "dac" / "train.txt.gz").write_text("x")
+    assert resolve_data("criteo", str(tmp_path), {}).path == tmp_path / "dac" / "train.txt.gz"
+
+
+def test_missing_data_path_is_an_error_not_a_synthetic_run(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="no such file or folder"):
+        resolve_data("criteo", str(tmp_path / "typo.txt"), {})
+    with pytest.raises(HarnessError, match="folder holds no train.txt"):
+        resolve_data("criteo", str(tmp_path), {})
+
+
+def test_env_then_cache_then_none(tmp_path: Path) -> None:
+    env_dir = tmp_path / "env"
+    (env_dir / "criteo").mkdir(parents=True)
+    (env_dir / "criteo" / "train.txt").write_text("x")
+    assert resolve_data("criteo", None, {"HARNESS_DATA_DIR": str(env_dir)}).origin == (
+        "HARNESS_DATA_DIR"
+    )
+    assert resolve_data("criteo", None, {}).origin == "none"
+    cached = tmp_path / "home" / "downloads" / "criteo"
+    cached.mkdir(parents=True)
+    (cached / "train.txt").write_text("x")
+    src = resolve_data("criteo", None, {"HARNESS_DATA_DIR": str(tmp_path / "empty")})
+    assert (src.path, src.origin) == (cached / "train.txt", "cache")
+
+
+def test_unknown_dataset_names_valid_ones() -> None:
+    with pytest.raises(HarnessError, match="valid: criteo"):
+        resolve_data("critoe", None, {})

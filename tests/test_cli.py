@@ -1,0 +1,102 @@
+"""The command line as a user meets it: names, one-line errors, nothing lost on bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got {err!r}"
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_suites_lists_suites_families_and_spaces(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "suites")
+    assert code == 0
+    for word in ("criteo", "lightgbm", "catboost", "dcnv2", "lightgbm.toml", "learning_rate"):
+        assert word in out
+
+
+def test_unknown_suite_names_the_valid_ones(
+    capsys: pytest.CaptureFixture[str], harness_home: Path
+) -> None:
+    code, _, err = _run(capsys, "run", "--suite", "critoe")
+    assert code == 2
+    assert "unknown suite 'critoe'; valid suites: criteo" in _one_line_error(err)
+
+
+def test_unknown_model_names_the_valid_ones(
+    capsys: pytest.CaptureFixture[str], harness_home: Path
+) -> None:
+    code, _, err = _run(capsys, "run", "--suite", "criteo", "--models", "lightgbm,xgboost")
+    assert code == 2
+    line = _one_line_error(err)
+    assert "unknown model family 'xgboost'" in line
+    assert "catboost, dcnv2, lightgbm" in line
+
+
+def test_missing_data_path_is_one_line(
+    capsys: pytest.CaptureFixture[str], harness_home: Path, tmp_path: Path
+) -> None:
+    code, _, err = _run(capsys, "run", "--suite", "criteo", "--data", str(tmp_path / "nope.txt"))
+    assert code == 2
+    assert "nope.txt: no such file or folder" in _one_line_error(err)
+
+
+def test_invalid_search_space_fails_before_any_data_is_read(
+    capsys: pytest.CaptureFixture[str], harness_home: Path, tmp_path: Path, repo_root: Path
+) -> None:
+    spaces = tmp_path / "spaces"
+    shutil.copytree(repo_root / "search_spaces", spaces)
+    toml = spaces / "lightgbm.toml"
+    toml.write_text(
+        toml.read_text().replace("\n[search]\n", "\n[search]\nnum_leavs = { int = [2, 8] }\n")
+    )
+    code, _, err = _run(
+        capsys, "run", "--suite", "criteo", "--search-spaces", str(spaces), "--out", str(tmp_path)
+    )
+    assert code == 2
+    line = _one_line_error(err)
+    assert "lightgbm.toml" in line and "num_leavs" in line and "num_leaves" in line
+    assert not harness_home.exists(), "nothing may be generated or cached before the spaces pass"
+
+
+def test_malformed_row_names_file_and_line(
+    capsys: pytest.CaptureFixture[str], harness_home: Path, tmp_path: Path
+) -> None:
+    good = "0\t1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13\t" + "\t".join(["68fd1e64"] * 26)
+    bad = good.replace("\t5\t", "\tfive\t", 1)
+    data = tmp_path / "train.txt"
+    data.write_text("\n".join([good, good, bad, good]) + "\n")
+    code, _, err = _run(capsys, "run", "--suite", "criteo", "--data", str(data), "--quiet")
+    assert code == 2
+    line = _one_line_error(err)
+    assert "train.txt" in line and "line 3" in line and "five" in line
+
+
+def test_dashboard_without_studies_says_what_to_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = _run(capsys, "dashboard", "--suite", "criteo", "--out", str(tmp_path))
+    assert code == 2
+    assert "harness run --suite criteo" in _one_line_error(err)
+
+
+def test_bad_option_value_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--suite", "criteo", "--trials", "0"])
+    assert exit_info.value.code == 2
+    assert "--trials: expected at least 1, got 0" in capsys.readouterr().err

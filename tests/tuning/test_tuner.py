@@ -1,0 +1,223 @@
+"""The Ray Tune + Optuna tuner on local Ray clusters (slow: each test starts Ray)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import optuna
+import pytest
+
+from harness.data.schema import EncodedDataset, EncodedSplit, FeatureSchema
+from harness.families.base import FitResult, TrainContext
+from harness.families.lightgbm import LIGHTGBM, LightGBMConfig
+from harness.results import TrialResult, read_results
+from harness.tuning.space import SearchSpace
+from harness.tuning.tuner import tune_family
+
+ray = pytest.importorskip("ray")
+# Ray workers cannot import this test module: ship its classes and functions by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A local Ray cluster with the resources in the test's indirect parameter."""
+    ray.init(
+        include_dashboard=False,
+        object_store_memory=150 << 20,
+        logging_level="ERROR",
+        log_to_driver=False,
+        **request.param,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@dataclass(frozen=True)
+class FailOnce:
+    """LightGBM, except that the first trial to start raises (a marker file decides which)."""
+
+    marker: str
+    name: str = "lightgbm"
+    kind: Literal["gbdt", "neural"] = "gbdt"
+    config_type: type[Any] = LightGBMConfig
+
+    def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return LIGHTGBM.fit(config, data, ctx)
+        raise RuntimeError("planted failure")
+
+
+def save_cache(data: EncodedDataset, folder: Path) -> EncodedDataset:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "schema.json").write_text(data.schema.to_json())
+    for split in ("train", "valid", "test"):
+        for array in ("x_num", "x_cat", "y"):
+            np.save(folder / f"{split}_{array}.npy", getattr(data.split(split), array))
+    return replace(data, cache_dir=str(folder))
+
+
+def load_cache(folder: str) -> EncodedDataset:
+    """Memory-maps a cache (and leaves a marker, so the test sees the trials used it)."""
+    Path(folder, f"loaded-by-{os.getpid()}").touch()
+
+    def split(name: str) -> EncodedSplit:
+        x_num, x_cat, y = (
+            np.load(Path(folder, f"{name}_{a}.npy"), mmap_mode="r") for a in ("x_num", "x_cat", "y")
+        )
+        return EncodedSplit(x_num=x_num, x_cat=x_cat, y=y)
+
+    return EncodedDataset(
+        name="planted",
+        schema=FeatureSchema.from_json(Path(folder, "schema.json").read_text()),
+        train=split("train"),
+        valid=split("valid"),
+        test=split("test"),
+        protocol="random",
+        cache_dir=folder,
+    )
+
+
+def check_rows(rows: list[TrialResult]) -> None:
+    for r in rows:
+        assert r.suite == "unit" and r.family == "lightgbm" and r.study == "unit/lightgbm"
+        assert r.dataset == "planted" and r.protocol == "random"
+        assert r.lightgbm_version and r.ray_version and r.optuna_version
+        assert r.started_at and r.wall_seconds > 0
+        params = json.loads(r.params)
+        assert set(params) == {"learning_rate", "num_leaves", "categorical"}
+        if r.status == "complete":
+            assert r.test_auc is not None and r.test_auc > 0.75
+            assert r.valid_auc is not None and r.best_epoch is not None
+            assert r.n_params is not None and r.n_params > 0
+            assert json.loads(r.curve) and r.epochs >= r.best_epoch
+        elif r.status == "pruned":
+            assert r.test_auc is None and json.loads(r.curve)
+
+
+def test_tunes_lightgbm_and_a_second_call_adds_to_the_study(
+    planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    db, table = tmp_path / "studies.sqlite3", tmp_path / "results.parquet"
+    kwargs: dict[str, Any] = {
+        "suite": "unit",
+        "study_db": db,
+        "results_path": table,
+        "num_cpus": 2,
+        "show_progress": False,
+    }
+    first = tune_family(LIGHTGBM, lightgbm_space, planted, num_samples=3, **kwargs)
+    assert not ray.is_initialized()  # it started its own local cluster and shut it down
+    assert len(first) == 3
+    check_rows(first)
+    assert any(r.status == "complete" for r in first)
+    assert {r.study_trial for r in first} == {0, 1, 2}
+    assert read_results(table) == first  # each row was appended as its trial finished
+
+    study = optuna.load_study(study_name="unit/lightgbm", storage=f"sqlite:///{db}")
+    assert len(study.trials) == 3
+    for r in first:
+        trial = study.trials[r.study_trial]  # type: ignore[index]
+        assert json.loads(r.params) == trial.params
+        if r.status == "complete":
+            assert trial.value == pytest.approx(r.valid_auc)
+
+    second = tune_family("lightgbm", lightgbm_space, planted, num_samples=2, **kwargs)
+    assert {r.study_trial for r in second} == {3, 4}
+    study = optuna.load_study(study_name="unit/lightgbm", storage=f"sqlite:///{db}")
+    assert len(study.trials) == 5
+    # A re-run samples new points (the sampler seed moves with the study's size).
+    assert {r.params for r in second}.isdisjoint({r.params for r in first})
+    assert len(read_results(table)) == 5
+
+
+@pytest.mark.parametrize("cluster", [{"num_cpus": 2, "num_gpus": 2}], indirect=True)
+def test_logical_gpus_are_granted_and_trials_fall_back_to_cpu(
+    cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    cached = save_cache(planted, tmp_path / "cache")
+    rows = tune_family(
+        LIGHTGBM,
+        lightgbm_space,
+        cached,
+        suite="unit",
+        study_db=tmp_path / "s.sqlite3",
+        num_samples=2,
+        gpus_per_trial=0.5,
+        load_dataset=load_cache,
+        show_progress=False,
+    )
+    assert ray.is_initialized()  # a cluster it did not start is left running
+    assert len(rows) == 2
+    check_rows(rows)
+    for r in rows:
+        assert r.gpu_ids in {"0", "1"}
+        assert r.device == "cpu"
+        assert "torch sees no CUDA" in r.notes
+    # Each trial memory-mapped the cache itself (no copy through the object store).
+    assert list((tmp_path / "cache").glob("loaded-by-*"))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("cluster", [{"num_cpus": 2}], indirect=True)
+def test_gpu_request_on_a_cluster_without_gpus_runs_on_cpu(
+    cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    rows = tune_family(
+        LIGHTGBM,
+        lightgbm_space,
+        planted,
+        suite="unit",
+        study_db=tmp_path / "s.sqlite3",
+        num_samples=2,
+        gpus_per_trial=1.0,
+        show_progress=False,
+    )
+    assert len(rows) == 2
+    check_rows(rows)
+    for r in rows:
+        assert r.gpu_ids == "" and r.device == "cpu"
+        assert "cluster has none" in r.notes
+
+
+@pytest.mark.parametrize("cluster", [{"num_cpus": 2}], indirect=True)
+def test_a_failing_trial_is_a_failed_row_and_the_others_finish(
+    cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    db, table = tmp_path / "s.sqlite3", tmp_path / "results.parquet"
+    rows = tune_family(
+        FailOnce(marker=str(tmp_path / "failed-once")),
+        lightgbm_space,
+        planted,
+        suite="unit",
+        study_db=db,
+        results_path=table,
+        num_samples=3,
+        show_progress=False,
+    )
+    assert len(rows) == 3
+    check_rows(rows)
+    failed = [r for r in rows if r.status == "failed"]
+    assert len(failed) == 1
+    assert failed[0].error == "RuntimeError: planted failure"
+    assert failed[0].test_auc is None
+    traceback_file = failed[0].notes.split("traceback in ")[1]
+    assert "planted failure" in Path(traceback_file).read_text()
+    assert any(r.status == "complete" for r in rows)
+    assert len(read_results(table)) == 3
+    study = optuna.load_study(study_name="unit/lightgbm", storage=f"sqlite:///{db}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.FAIL) == 1
