@@ -107,7 +107,9 @@ def synthetic_file(rows: int, *, compress: bool) -> tuple[Path, float | None]:
     return path, time.perf_counter() - started
 
 
-def render(results: list[Measurement], generated: dict[str, float], args: argparse.Namespace) -> str:
+def render(
+    results: list[Measurement], generated: dict[str, float], args: argparse.Namespace
+) -> str:
     lines = [
         "# Preprocessing benchmark (raw Criteo text -> cached arrays, cold cache)",
         "",

@@ -66,7 +66,7 @@ def dashboard(args: argparse.Namespace) -> int:
 
 
 def suites() -> int:
-    from harness.families import FAMILIES
+    from harness.families.registry import FAMILIES
     from harness.pipeline import search_space_dir
     from harness.suites import SUITES
     from harness.tuning.space import load_search_space

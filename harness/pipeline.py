@@ -23,8 +23,8 @@ from harness.data.registry import DatasetAdapter, get_dataset
 from harness.data.schema import EncodedDataset
 from harness.data.sources import resolve_data
 from harness.errors import HarnessError
-from harness.families import FAMILIES, get_family
 from harness.families.base import Family
+from harness.families.registry import FAMILIES, get_family
 from harness.leaderboard.console import leaderboard_table
 from harness.leaderboard.markdown import RunInfo, render, write_atomic
 from harness.leaderboard.summary import FamilySummary, summarize

@@ -200,6 +200,7 @@ class _Prefetcher:
             maxsize=_PREFETCH
         )
         self._stop = threading.Event()
+        self._end: int | None = None  # the file size once the end was read
         self._thread = threading.Thread(target=self._run, name="criteo-reader", daemon=True)
         self._thread.start()
 
@@ -222,7 +223,9 @@ class _Prefetcher:
                 continue
 
     def get(self) -> tuple[bytes, int]:
-        """The next chunk (empty at the end) and the file position after it."""
+        """The next chunk (empty at the end, and on every call after) and the file position."""
+        if self._end is not None:
+            return b"", self._end
         chunk, position, error = self._queue.get()
         if isinstance(error, (OSError, EOFError, zlib.error)):
             raise HarnessError(
@@ -230,6 +233,8 @@ class _Prefetcher:
             ) from error
         if error is not None:
             raise error
+        if not chunk:
+            self._end = position
         return chunk, position
 
     def close(self) -> None:
@@ -313,12 +318,14 @@ def _parse_slow(
     good_body = b"".join(pieces)
 
     strings = _read(good_body, _STRING_SCHEMA)
+    # Integers through the same CSV parser as the fast path (bad values become null), so a value
+    # is judged the same whichever path its block takes.
+    typed = _read(good_body, _READ_SCHEMA, ignore_errors=True)
     flags: dict[str, np.ndarray] = {}
-    label = strings[LABEL_COLUMN]
-    flags[LABEL_COLUMN] = (label.is_null() | ~label.is_in(["0", "1"])).to_numpy()
+    label = typed[LABEL_COLUMN]
+    flags[LABEL_COLUMN] = (~label.is_in([0, 1]).fill_null(False)).to_numpy()
     for c in NUMERIC_COLUMNS:
-        value = strings[c]
-        flags[c] = (value.is_not_null() & value.cast(pl.Int32, strict=False).is_null()).to_numpy()
+        flags[c] = (strings[c].is_not_null() & typed[c].is_null()).to_numpy()
     hashes: dict[str, pl.Series] = {}
     for c in CATEGORICAL_COLUMNS:
         hashed, flags[c] = _decode_hashes(strings.select(c))
@@ -343,14 +350,16 @@ def _parse_slow(
     frame = pl.DataFrame(
         [
             label.cast(pl.UInt8, strict=False),
-            *(strings[c].cast(pl.Int32, strict=False) for c in NUMERIC_COLUMNS),
+            *(typed[c] for c in NUMERIC_COLUMNS),
             *(hashes[c] for c in CATEGORICAL_COLUMNS),
         ]
     ).filter(~pl.Series(bad_value))
     return _Parsed(frame, n_lines, int(ragged.size) + int(bad_value.sum()))
 
 
-def _read(body: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read(
+    body: bytes, schema: dict[str, pl.DataType], *, ignore_errors: bool = False
+) -> pl.DataFrame:
     if not body:
         return pl.DataFrame(schema=schema)
     return pl.read_csv(
@@ -361,6 +370,7 @@ def _read(body: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         schema=schema,
         encoding="utf8-lossy",
         raise_if_empty=False,
+        ignore_errors=ignore_errors,
     )
 
 

@@ -5,8 +5,12 @@ Three passes, none of which holds the whole file:
 1. **parse**: the reader's typed blocks are written as uncompressed Arrow IPC files (fast to
    write, memory-mapped when read back);
 2. **fit** on the training rows only: per-column value counts (merged across blocks) give the
-   vocabularies, and per-column count/mean/variance (merged with Chan's formula) the numeric stats;
-3. **encode**: block by block into preallocated ``.npy`` memmaps, each split's rows in file order.
+   vocabularies, and exact integer sums the numeric statistics;
+3. **encode**: block by block, appended to each split's ``.npy`` files (shape known in advance),
+   each split's rows in file order; the arrays are memory-mapped when loaded.
+
+The result does not depend on the block size: the same file gives byte-identical arrays and
+statistics whatever ``block_bytes`` is.
 
 Vocabulary ids: 0 missing, 1 rare (training count below ``min_count``, or unseen in training),
 then 2.. in order of descending training count, ties by ascending raw value (deterministic).
@@ -14,9 +18,11 @@ then 2.. in order of descending training count, ties by ascending raw value (det
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -243,21 +249,40 @@ def _rows_of(frame: pl.DataFrame, codes: np.ndarray, split: int) -> pl.DataFrame
 
 @dataclass
 class _Moments:
-    """Running count, mean and M2 (sum of squared deviations) of one numeric column."""
+    """Exact running count, sum and sum of squares of one integer column.
+
+    Python integers, so the statistics are exact and do not depend on how the file was cut into
+    blocks (a float merge would differ in the last bits from one block size to another).
+    """
 
     count: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
+    total: int = 0
+    squares: int = 0
 
-    def merge(self, count: int, mean: float, m2: float) -> None:
-        # Chan et al.'s pairwise update: stable where sum-of-squares would cancel.
-        if count == 0:
-            return
-        total = self.count + count
-        delta = mean - self.mean
-        self.mean += delta * count / total
-        self.m2 += m2 + delta * delta * self.count * count / total
-        self.count = total
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation, from the exact ``(n*S2 - S1^2) / n^2``."""
+        if not self.count:
+            return 0.0
+        return float(np.sqrt((self.count * self.squares - self.total**2) / self.count**2))
+
+
+def _moment_exprs(column: str) -> list[pl.Expr]:
+    """Per-block exact sums. x = hi * 2^16 + lo keeps every product within int64."""
+    x = pl.col(column).cast(pl.Int64)
+    hi = x // 65536
+    lo = x - hi * 65536
+    return [
+        x.count().alias(f"{column}_n"),
+        x.sum().alias(f"{column}_s"),
+        (hi * hi).sum().alias(f"{column}_hh"),
+        (hi * lo).sum().alias(f"{column}_hl"),
+        (lo * lo).sum().alias(f"{column}_ll"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -283,12 +308,9 @@ class _Counter:
     def merged(self) -> pl.DataFrame:
         if not self.tables:
             return pl.DataFrame(schema={self.column: pl.UInt32, "count": pl.Int64})
-        return (
-            pl.concat(self.tables)
-            .group_by(self.column)
-            .agg(pl.col("count").sum())
-            .select(self.column, pl.col("count").cast(pl.Int64))
-        )
+        if len(self.tables) == 1:
+            return self.tables[0]
+        return pl.concat(self.tables).group_by(self.column).agg(pl.col("count").sum())
 
 
 def _fit_pass(
@@ -311,13 +333,11 @@ def _fit_pass(
         n_train += train.height
         lazy = train.lazy()
         queries = [
-            lazy.select(c).drop_nulls().group_by(c).agg(pl.len().alias("count"))
+            lazy.select(c).drop_nulls().group_by(c).agg(pl.len().cast(pl.Int64).alias("count"))
             for c in CATEGORICAL_COLUMNS
         ]
         stats = lazy.select(
-            *(pl.col(c).count().alias(f"{c}_n") for c in NUMERIC_COLUMNS),
-            *(pl.col(c).cast(pl.Float64).mean().alias(f"{c}_mean") for c in NUMERIC_COLUMNS),
-            *(pl.col(c).cast(pl.Float64).var(ddof=0).alias(f"{c}_var") for c in NUMERIC_COLUMNS),
+            *(e for c in NUMERIC_COLUMNS for e in _moment_exprs(c)),
             *(pl.col(c).null_count().alias(f"{c}_null") for c in CATEGORICAL_COLUMNS),
         )
         *tables, row = pl.collect_all([*queries, stats])
@@ -326,17 +346,17 @@ def _fit_pass(
             counters[c].add(table)
             counters[c].missing += int(values[f"{c}_null"])
         for c in NUMERIC_COLUMNS:
-            count = int(values[f"{c}_n"])
-            if count:
-                mean, var = float(values[f"{c}_mean"]), float(values[f"{c}_var"])
-                moments[c].merge(count, mean, var * count)
+            moments[c].count += int(values[f"{c}_n"])
+            moments[c].total += int(values[f"{c}_s"] or 0)
+            hh, hl, ll = (int(values[f"{c}_{k}"] or 0) for k in ("hh", "hl", "ll"))
+            moments[c].squares += (hh << 32) + (hl << 17) + ll
         bars.advance(task)
 
     numeric = tuple(
         NumericFeature(
             name=c,
             mean=moments[c].mean,
-            std=float(np.sqrt(moments[c].m2 / moments[c].count)) if moments[c].count else 0.0,
+            std=moments[c].std,
             missing_rate=1.0 - moments[c].count / n_train,
         )
         for c in NUMERIC_COLUMNS
@@ -359,22 +379,106 @@ def _fit_pass(
     return _Fitted(schema=schema, vocab_values=vocab_values, cat_counts=cat_counts)
 
 
-def _encoders(fitted: _Fitted) -> list[pl.Expr]:
-    exprs: list[pl.Expr] = []
-    for feature in fitted.schema.categorical:
-        c = feature.name
-        values = pl.Series(fitted.vocab_values[c], dtype=pl.UInt32)
-        ids = pl.Series(np.arange(2, 2 + values.len(), dtype=np.int32), dtype=pl.Int32)
-        mapped = pl.col(c).replace_strict(
-            values, ids, default=pl.lit(RARE_ID, dtype=pl.Int32), return_dtype=pl.Int32
-        )
-        exprs.append(
-            pl.when(pl.col(c).is_null())
-            .then(pl.lit(MISSING_ID, dtype=pl.Int32))
-            .otherwise(mapped)
-            .alias(c)
-        )
-    return exprs
+class _IdTable:
+    """Raw value -> id for one column: an open-addressing hash table in numpy, built once.
+
+    Why not polars ``replace_strict`` or a join per block: both rebuild a hash map of the whole
+    vocabulary on every call, which for multi-million vocabularies (full Criteo) costs more than
+    the block itself. Built once, looked up vectorised: linear probing at load <= 1/2, so each
+    round resolves most of the remaining values and the rounds are few.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        values = values.astype(np.uint32)
+        # size >= 2 * len; at most 2^32 slots (a uint32 hash), far above any real vocabulary
+        self.bits = min(32, max(3, int(2 * max(len(values), 1) - 1).bit_length()))
+        self.mask = (1 << self.bits) - 1
+        self.keys = np.zeros(1 << self.bits, dtype=np.uint32)
+        self.ids = np.zeros(1 << self.bits, dtype=np.int32)  # 0: empty slot (ids start at 2)
+        position = self._slot(values)
+        pending = np.arange(len(values))
+        while pending.size:
+            slots = position[pending]
+            free = self.ids[slots] == 0
+            # Of several values probing the same free slot, the first one takes it.
+            taken, first = np.unique(slots[free], return_index=True)
+            winners = pending[free][first]
+            self.keys[taken] = values[winners]
+            self.ids[taken] = winners.astype(np.int32) + 2
+            placed = np.zeros(len(values), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            position[pending] = (position[pending] + 1) & self.mask
+
+    def _slot(self, values: np.ndarray) -> np.ndarray:
+        # Fibonacci hashing: the top bits of a 32-bit multiplicative hash (wrapping uint32).
+        product = values * np.uint32(0x9E3779B1)
+        slots: np.ndarray = (product >> np.uint32(32 - self.bits)).astype(np.intp)
+        return slots
+
+    def lookup(self, values: np.ndarray) -> np.ndarray:
+        """Ids (int32) of uint32 ``values``; RARE_ID for values not in the vocabulary."""
+        out = np.full(values.shape, RARE_ID, dtype=np.int32)
+        index = np.arange(values.size)
+        slots = self._slot(values)
+        while index.size:
+            ids = self.ids[slots]
+            hit = (ids != 0) & (self.keys[slots] == values)
+            out[index[hit]] = ids[hit]
+            going_on = (ids != 0) & ~hit  # occupied by another value: probe the next slot
+            index, values = index[going_on], values[going_on]
+            slots = (slots[going_on] + 1) & self.mask
+        return out
+
+
+# Up to this many vocabulary values polars' replace_strict is fastest (its per-call hash map is
+# cheap and it runs the columns in parallel); above it the prebuilt `_IdTable` is.
+_POLARS_VOCAB_MAX = 1 << 17
+
+
+class _CategoricalEncoder:
+    """Raw uint32 columns -> x_cat [n, 26] int32 (MISSING_ID for null, RARE_ID if absent)."""
+
+    def __init__(self, fitted: _Fitted, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool
+        self.small: dict[int, pl.Expr] = {}
+        large: list[int] = []
+        for j, c in enumerate(CATEGORICAL_COLUMNS):
+            values = fitted.vocab_values[c]
+            if len(values) <= _POLARS_VOCAB_MAX:
+                self.small[j] = _replace_expr(c, values)
+            else:
+                large.append(j)
+        built = pool.map(lambda j: _IdTable(fitted.vocab_values[CATEGORICAL_COLUMNS[j]]), large)
+        self.tables = dict(zip(large, built, strict=True))
+
+    def __call__(self, frame: pl.DataFrame) -> np.ndarray:
+        out = np.empty((frame.height, len(CATEGORICAL_COLUMNS)), dtype=np.int32)
+        if self.small:
+            encoded = frame.select(list(self.small.values()))
+            for j, series in zip(self.small, encoded.iter_columns(), strict=True):
+                out[:, j] = series.to_numpy()
+
+        # numpy releases the GIL in the gathers and comparisons: the columns run in threads.
+        def encode(j: int) -> None:
+            column = frame[CATEGORICAL_COLUMNS[j]]
+            ids = self.tables[j].lookup(column.fill_null(0).to_numpy())
+            if column.null_count():
+                ids[column.is_null().to_numpy()] = MISSING_ID
+            out[:, j] = ids
+
+        list(self.pool.map(encode, self.tables))
+        return out
+
+
+def _replace_expr(column: str, values: np.ndarray) -> pl.Expr:
+    old = pl.Series(values, dtype=pl.UInt32)
+    new = pl.Series(np.arange(2, 2 + len(values), dtype=np.int32), dtype=pl.Int32)
+    mapped = pl.col(column).replace_strict(
+        old, new, default=pl.lit(RARE_ID, dtype=pl.Int32), return_dtype=pl.Int32
+    )
+    missing = pl.lit(MISSING_ID, dtype=pl.Int32)
+    return pl.when(pl.col(column).is_null()).then(missing).otherwise(mapped).alias(column)
 
 
 class _NpyAppender:
@@ -440,7 +544,8 @@ def _encode_pass(
                 "y": _NpyAppender(folder / "y.npy", np.float32, (size, 1)),
             }
         )
-    encoders = _encoders(fitted)
+    pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+    encode_categorical = _CategoricalEncoder(fitted, pool)
     numeric = [pl.col(c).cast(pl.Float32).fill_null(float("nan")) for c in NUMERIC_COLUMNS]
     try:
         for block in blocks:
@@ -450,12 +555,13 @@ def _encode_pass(
                 rows = _rows_of(frame, codes, split)
                 if not rows.height:
                     continue
-                out["x_cat"].append(_columns_to_rows(rows.select(encoders), np.int32))
+                out["x_cat"].append(encode_categorical(rows))
                 out["x_num"].append(_columns_to_rows(rows.select(numeric), np.float32))
                 label = rows[LABEL_COLUMN].to_numpy().astype(np.float32)
                 out["y"].append(label.reshape(-1, 1))
             bars.advance(task)
     finally:
+        pool.shutdown()
         for out in writers:
             for writer in out.values():
                 writer.file.close()

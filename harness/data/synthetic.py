@@ -15,13 +15,13 @@ The label is drawn from ``sigmoid(logit)`` with
 
 where ``s_a``, ``s_b`` are random ±1 signs per value, each centred on its mean under its field's
 value distribution: the interaction then has zero mean given either field alone (no main effect),
-so an additive model cannot learn it and a model with feature crosses can. The bias is calibrated so that
-the click rate is about 25%. `synthetic_criteo_truth` returns the true logit, whose probabilities
-are the Bayes-optimal predictions (their AUC is the ceiling any model can reach).
+so an additive model cannot learn it and a model with feature crosses can. The bias is calibrated
+so that the click rate is about 25%. `synthetic_criteo_truth` returns the true logit, whose
+probabilities are the Bayes-optimal predictions (their AUC is the ceiling any model can reach).
 
 Generation is chunked with one random stream per chunk of ``CHUNK_ROWS`` rows
-(``np.random.default_rng([seed, 1, chunk])``), so the bytes depend on ``(n_rows, seed)`` only and
-memory is bounded whatever the row count.
+(``np.random.default_rng([seed, 1, chunk])``), so memory is bounded whatever the row count, the
+bytes depend on ``(n_rows, seed)`` only, and a shorter file is a prefix of a longer one.
 """
 
 from __future__ import annotations
@@ -307,10 +307,19 @@ def _iter_chunks(n_rows: int, seed: int, world: _World) -> Iterator[tuple[_Chunk
     for index, start in enumerate(range(0, n_rows, CHUNK_ROWS)):
         n = min(CHUNK_ROWS, n_rows - start)
         rng = np.random.default_rng([seed, 1, index])
-        chunk = _draw(rng, n, world)
+        # Always a full chunk, cut afterwards: row i is the same in every file longer than i.
+        chunk = _draw(rng, CHUNK_ROWS, world)
         probability = 1.0 / (1.0 + np.exp(-(chunk.logit + world.bias)))
-        label = (rng.random(n) < probability).astype(np.uint8)
-        yield chunk, label
+        label = (rng.random(CHUNK_ROWS) < probability).astype(np.uint8)
+        if n < CHUNK_ROWS:
+            chunk = _Chunk(
+                ranks=chunk.ranks[:n],
+                ints=chunk.ints[:n],
+                int_missing=chunk.int_missing[:n],
+                logit=chunk.logit[:n],
+                interaction=chunk.interaction[:n],
+            )
+        yield chunk, label[:n]
 
 
 def _check_args(n_rows: int, seed: int) -> None:

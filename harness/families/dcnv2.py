@@ -23,7 +23,8 @@ from harness.models.embeddings import FusedEmbedding
 from harness.models.interactions import INTERACTIONS
 from harness.models.numeric import NUMERIC_ENCODINGS
 from harness.models.rankers import DCNv2Ranker
-from harness.training import LoaderMode, TrainConfig, fit
+from harness.training.config import LoaderMode, TrainConfig
+from harness.training.loop import fit
 
 __all__ = ["DCNV2", "DCNv2Config", "DCNv2Family", "build_dcnv2"]
 

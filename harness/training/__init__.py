@@ -10,6 +10,7 @@ from harness.training.loop import (
     predict,
     resolve_device,
     train_epoch,
+    train_step,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "predict",
     "resolve_device",
     "train_epoch",
+    "train_step",
 ]

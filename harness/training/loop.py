@@ -1,8 +1,8 @@
 """``fit``: trains a ranker with sparse + dense Adam, early-stops on validation AUC.
 
-Small functions rather than a trainer class: ``make_optimizers``, ``train_epoch``, ``predict``
-and ``fit`` that strings them together. The loss (binary cross-entropy on logits, averaged over
-tasks) lives here, not in the model.
+Small functions rather than a trainer class: ``make_optimizers``, ``train_step``, ``train_epoch``,
+``predict`` and ``fit`` that strings them together. The loss (binary cross-entropy on logits,
+averaged over tasks) lives here, not in the model.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from harness.data.schema import EncodedDataset, EncodedSplit
 from harness.errors import HarnessError
 from harness.families.base import EpochMetrics, FitResult, TrainContext
 from harness.metrics import Metrics, binary_metrics
+from harness.models.batch import Batch
 from harness.training.config import TrainConfig
 from harness.training.loader import BatchLoader, make_loader
 
@@ -34,6 +35,7 @@ __all__ = [
     "predict",
     "resolve_device",
     "train_epoch",
+    "train_step",
 ]
 
 
@@ -85,10 +87,32 @@ def make_optimizers(model: nn.Module, cfg: TrainConfig) -> list[torch.optim.Opti
     return optimizers
 
 
+# Steps between two checks that the running loss is finite: often enough to stop a diverged
+# trial early, rarely enough that a GPU seldom waits for the host.
+_CHECK_EVERY = 64
+
+
+def _check_finite(total: Tensor, rows: int) -> None:
+    value = float(total.item())
+    if not math.isfinite(value):
+        raise DivergedError(f"the training loss became {value / max(rows, 1)} after {rows} rows")
+
+
 def _loss(logits: Tensor, y: Tensor) -> Tensor:
     if logits.shape != y.shape:
         raise ValueError(f"logits and labels differ: {tuple(logits.shape)=} {tuple(y.shape)=}")
     return F.binary_cross_entropy_with_logits(logits, y)
+
+
+def train_step(model: nn.Module, batch: Batch, optimizers: list[torch.optim.Optimizer]) -> Tensor:
+    """One optimisation step on ``batch`` (already on the model's device); returns the loss."""
+    loss = _loss(model(batch.x_num, batch.x_cat), batch.y)
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    torch.autograd.backward(loss)
+    for opt in optimizers:
+        opt.step()
+    return loss.detach()
 
 
 def train_epoch(
@@ -102,8 +126,11 @@ def train_epoch(
 ) -> EpochStats:
     """One pass over ``loader``: forward, BCE-with-logits loss, backward, optimiser steps.
 
-    The loss is summed on the device and read once at the end, so a GPU never waits on the host
-    mid-epoch.
+    The loss is summed on the device and read every ``_CHECK_EVERY`` steps, so a GPU rarely
+    waits on the host.
+
+    Raises:
+        DivergedError: the loss became NaN or infinite.
     """
     model.train()
     non_blocking = device.type == "cuda"
@@ -111,18 +138,15 @@ def train_epoch(
     rows = 0
     task = progress.add_task(description, total=len(loader)) if progress is not None else None
     start = time.perf_counter()
-    for host_batch in loader:
+    for step, host_batch in enumerate(loader, start=1):
         batch = host_batch.to(device, non_blocking=non_blocking)
-        loss = _loss(model(batch.x_num, batch.x_cat), batch.y)
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        torch.autograd.backward(loss)
-        for opt in optimizers:
-            opt.step()
-        total += loss.detach() * len(batch)
+        total += train_step(model, batch, optimizers) * len(batch)
         rows += len(batch)
+        if step % _CHECK_EVERY == 0:
+            _check_finite(total, rows)
         if progress is not None and task is not None:
             progress.advance(task)
+    _check_finite(total, rows)
     mean_loss = float(total.item()) / max(rows, 1)
     seconds = time.perf_counter() - start
     if progress is not None and task is not None:
@@ -214,19 +238,20 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     with _progress(ctx.show_progress) as progress:
         for epoch in range(1, cfg.max_epochs + 1):
             epoch_start = time.perf_counter()
-            stats = train_epoch(
-                model,
-                loader,
-                optimizers,
-                device,
-                progress=progress,
-                description=f"epoch {epoch}/{cfg.max_epochs}",
-            )
-            if not math.isfinite(stats.mean_loss):
-                raise DivergedError(
-                    f"training loss is {stats.mean_loss} at epoch {epoch}; lower the learning "
-                    f"rates ({cfg.learning_rate=}, {cfg.embedding_learning_rate=})"
+            try:
+                stats = train_epoch(
+                    model,
+                    loader,
+                    optimizers,
+                    device,
+                    progress=progress,
+                    description=f"epoch {epoch}/{cfg.max_epochs}",
                 )
+            except DivergedError as e:
+                raise DivergedError(
+                    f"epoch {epoch}: {e}; lower the learning rates "
+                    f"({cfg.learning_rate=}, {cfg.embedding_learning_rate=})"
+                ) from e
             train_rows += stats.rows
             train_seconds += stats.seconds
             valid = _score(

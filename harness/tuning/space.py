@@ -216,7 +216,7 @@ def load_search_space(
     if family is not None and declared != family:
         raise HarnessError(f"{where}: family: the file is for {declared!r}, expected {family!r}")
     if config_type is None:
-        from harness.families import get_family  # the registry turns names into objects
+        from harness.families.registry import get_family  # the registry turns names into objects
 
         try:
             config_type = get_family(declared).config_type

@@ -587,7 +587,7 @@ def tune_family(
         HarnessError: the cluster cannot run a trial, or Ray cannot start.
     """
     if isinstance(family, str):
-        from harness.families import get_family  # the registry turns names into objects
+        from harness.families.registry import get_family  # the registry turns names into objects
 
         family = get_family(family)
     if num_samples < 1:

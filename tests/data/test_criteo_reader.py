@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ def test_block_size_never_changes_the_result(
     # Row and line bookkeeping adds up across blocks.
     assert [b.index for b in blocks] == list(range(len(blocks)))
     assert blocks[0].first_row == 0 and blocks[0].first_line == 1
-    for before, after in zip(blocks, blocks[1:], strict=False):
+    for before, after in itertools.pairwise(blocks):
         assert after.first_row == before.first_row + before.frame.height
         assert after.first_line == before.first_line + before.n_lines
     assert blocks[-1].bytes_read == path.stat().st_size
@@ -93,12 +94,21 @@ def _bad(criteo_line: LineBuilder) -> dict[str, tuple[str, str]]:
     good = criteo_line("0", {1: "1"}, {1: "0000000a"})
     return {
         "too few fields": (good.replace("\t", "", 1), "expected 40 tab-separated fields, found 39"),
-        "too many fields": (good.replace("\n", "\t\n"), "expected 40 tab-separated fields, found 41"),
+        "too many fields": (
+            good.replace("\n", "\t\n"),
+            "expected 40 tab-separated fields, found 41",
+        ),
         "empty line": ("\n", "found 1"),
-        "non-integer": (criteo_line("0", {5: "abc"}), "column I5 is 'abc', expected a 32-bit integer"),
+        "non-integer": (
+            criteo_line("0", {5: "abc"}),
+            "column I5 is 'abc', expected a 32-bit integer",
+        ),
         "float": (criteo_line("0", {2: "1.5"}), "column I2 is '1.5'"),
         "int overflow": (criteo_line("0", {3: "2147483648"}), "column I3 is '2147483648'"),
-        "7-digit hash": (criteo_line("0", cats={4: "abcdef1"}), "column C4 is 'abcdef1', expected 8"),
+        "7-digit hash": (
+            criteo_line("0", cats={4: "abcdef1"}),
+            "column C4 is 'abcdef1', expected 8",
+        ),
         "9-digit hash": (criteo_line("0", cats={4: "abcdef123"}), "column C4 is 'abcdef123'"),
         "non-hex hash": (criteo_line("0", cats={26: "zzzzzzzz"}), "column C26 is 'zzzzzzzz'"),
         "signed hash": (criteo_line("0", cats={7: "+1234567"}), "column C7 is '+1234567'"),
@@ -161,6 +171,25 @@ def test_skip_drops_and_counts_bad_rows(
         assert table.frame.equals(clean)
 
 
+def test_fast_and_slow_paths_judge_values_alike(
+    criteo_line: LineBuilder, write_criteo: FileWriter
+) -> None:
+    """A block with a bad row takes the slow path; its other rows must parse as in a clean block."""
+    lines = [
+        criteo_line("1", {5: " 5"}),  # leading space, '+' sign, leading zero: accepted integers
+        criteo_line("0", {5: "+2"}),
+        criteo_line("01", {5: "07"}),
+        criteo_line("1", {5: "abc"}),  # the bad row
+    ] * 4
+    path = write_criteo(lines)
+    whole = read_criteo(path, bad_rows="skip")  # one block, slow path
+    small = read_criteo(path, bad_rows="skip", block_bytes=150)  # mostly clean blocks, fast path
+    assert whole.skipped_rows == small.skipped_rows == 4
+    assert whole.frame.equals(small.frame)
+    assert whole.frame["I5"].to_list() == [5, 2, 7] * 4
+    assert whole.frame["label"].to_list() == [1, 0, 1] * 4
+
+
 def test_first_bad_row_wins_when_a_block_has_several(
     criteo_line: LineBuilder, write_criteo: FileWriter
 ) -> None:
@@ -206,6 +235,7 @@ def test_invalid_arguments(six_lines: list[str], write_criteo: FileWriter) -> No
 
 def test_stopping_early_releases_the_file(six_lines: list[str], write_criteo: FileWriter) -> None:
     blocks = iter_criteo_blocks(write_criteo(six_lines * 20), block_bytes=100)
+    assert isinstance(blocks, Generator)
     first = next(blocks)
     blocks.close()  # the read-ahead thread must stop and the file close
     assert first.frame.height >= 1
@@ -225,3 +255,19 @@ def test_real_criteo_head(shared_file: Callable[[str], Path]) -> None:
     assert frame.select(NUMERIC_COLUMNS).null_count().sum_horizontal().item() > 0
     assert frame.select(CATEGORICAL_COLUMNS).null_count().sum_horizontal().item() > 0
     assert int(np.asarray(frame["I2"].min())) < 0
+
+
+@pytest.mark.slow
+def test_real_criteo_misc_sample(shared_file: Callable[[str], Path]) -> None:
+    """179 public sample rows converted back to the raw format (another writer, same format)."""
+    frame = read_criteo(shared_file("criteo/misc_public_179.txt.gz")).frame
+    assert frame.height == 179
+    assert frame["label"].value_counts().sort("label")["count"].to_list() == [137, 42]
+
+
+@pytest.mark.slow
+def test_unlabelled_test_file_is_rejected_with_its_line(
+    shared_file: Callable[[str], Path],
+) -> None:
+    with pytest.raises(HarnessError, match=r"line 1: expected 40 tab-separated fields, found 39"):
+        read_criteo(shared_file("criteo/test_head10k_unlabeled.txt.gz"))

@@ -108,7 +108,10 @@ def test_download_resumes_a_partial_file_with_range(
     half = len(payload) // 2
     (tmp_path / "a.tar.gz.part").write_bytes(payload[:half])
     dest = download(
-        server.url, tmp_path / "a.tar.gz", sha256=hashlib.sha256(payload).hexdigest(), progress=False
+        server.url,
+        tmp_path / "a.tar.gz",
+        sha256=hashlib.sha256(payload).hexdigest(),
+        progress=False,
     )
     assert dest.read_bytes() == payload
     assert server.ranges == [f"bytes={half}-"]
@@ -165,7 +168,9 @@ def test_fetch_dataset_tries_mirrors_then_extracts_train(tmp_path: Path, server:
 def test_extract_missing_member_names_what_is_there(tmp_path: Path, payload: bytes) -> None:
     archive = tmp_path / "a.tar.gz"
     archive.write_bytes(payload)
-    with pytest.raises(HarnessError, match=r"holds no 'test\.txt' \(it has readme\.txt, train\.txt\)"):
+    with pytest.raises(
+        HarnessError, match=r"holds no 'test\.txt' \(it has readme\.txt, train\.txt\)"
+    ):
         extract_member(archive, "test.txt", tmp_path / "test.txt", progress=False)
 
 

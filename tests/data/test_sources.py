@@ -34,7 +34,7 @@ def test_data_folder_is_searched(tmp_path: Path) -> None:
 def test_missing_data_path_is_an_error_not_a_synthetic_run(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="no such file or folder"):
         resolve_data("criteo", str(tmp_path / "typo.txt"), {})
-    with pytest.raises(HarnessError, match="folder holds no train.txt"):
+    with pytest.raises(HarnessError, match=r"folder holds no train\.txt"):
         resolve_data("criteo", str(tmp_path), {})
 
 

@@ -195,3 +195,38 @@ def test_progress_display_runs(make_dataset: Callable[..., EncodedDataset]) -> N
 def test_train_config_rejects_bad_values(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_divergence_stops_mid_epoch(
+    make_dataset: Callable[..., EncodedDataset], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.training import loop, make_loader, train_epoch
+
+    monkeypatch.setattr(loop, "_CHECK_EVERY", 2)
+    data = make_dataset(64)
+    bad = EncodedSplit(data.train.x_num, data.train.x_cat, np.full_like(data.train.y, np.nan))
+    loader = make_loader(bad, 8, shuffle=False)
+    seen: list[int] = []
+    original = loader.__class__.__iter__
+
+    def counting(self: object) -> object:
+        for b in original(self):  # type: ignore[arg-type]
+            seen.append(len(b))
+            yield b
+
+    monkeypatch.setattr(loader.__class__, "__iter__", counting)
+    model = _model(data)
+    with pytest.raises(DivergedError, match="after 16 rows"):
+        train_epoch(model, loader, make_optimizers(model, _train_config()), torch.device("cpu"))
+    assert len(seen) == 2  # of 8 batches
+
+
+def test_training_imports_before_the_family_registry() -> None:
+    # harness.training imports harness.families.base; the registry (which imports every family,
+    # dcnv2 and so harness.training among them) must not be pulled in by that.
+    import subprocess
+    import sys
+
+    code = "import harness.training, harness.families.dcnv2"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr

@@ -7,7 +7,7 @@ from typing import Self
 import numpy as np
 from torch import Tensor, nn
 
-__all__ = ["NumericEncoding"]
+__all__ = ["NumericEncoding", "check_x_train"]
 
 
 class NumericEncoding(nn.Module):

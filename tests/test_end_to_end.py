@@ -1,0 +1,132 @@
+"""`harness run --suite criteo` end to end: data to leaderboard, study and results table.
+
+Slow: each test starts a local Ray cluster and tunes three model families. The search spaces are
+small copies of the shipped ones (fewer rounds and epochs) so the runs stay within minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+
+from harness.cli import main
+from harness.results.table import read_results
+
+pytestmark = pytest.mark.slow
+
+FAMILIES = ("lightgbm", "catboost", "dcnv2")
+
+QUICK_SPACES = {
+    "lightgbm": """
+family = "lightgbm"
+[search]
+learning_rate = { float = [0.05, 0.2], log = true }
+num_leaves = { int = [15, 63] }
+categorical = { choice = ["numeric", "native"] }
+[fixed]
+n_estimators = 300
+early_stopping_rounds = 30
+rounds_per_epoch = 50
+""",
+    "catboost": """
+family = "catboost"
+[search]
+learning_rate = { float = [0.05, 0.2], log = true }
+depth = { int = [4, 6] }
+[fixed]
+iterations = 150
+early_stopping_rounds = 30
+rounds_per_epoch = 50
+""",
+    "dcnv2": """
+family = "dcnv2"
+[search]
+learning_rate = { float = [3e-4, 3e-3], log = true }
+cross_layers = { int = [1, 3] }
+mlp_dims = { choice = [[64, 32], [128, 64]] }
+[fixed]
+embedding_dim = 8
+batch_size = 512
+max_epochs = 2
+""",
+}
+
+
+@pytest.fixture
+def spaces(tmp_path: Path) -> Path:
+    folder = tmp_path / "spaces"
+    folder.mkdir()
+    for family, text in QUICK_SPACES.items():
+        (folder / f"{family}.toml").write_text(text)
+    return folder
+
+
+def _run(out: Path, spaces: Path, *extra: str) -> None:
+    argv = ["run", "--suite", "criteo", "--trials", "2", "--time-budget", "600", "--quiet"]
+    assert main([*argv, "--out", str(out), "--search-spaces", str(spaces), *extra]) == 0
+
+
+def _check_outputs(out: Path, label: str, trials_per_family: int) -> dict[str, float]:
+    """Leaderboard rows, study trials and results rows agree; returns test AUC per family."""
+    board = (out / "leaderboards" / f"{label}.md").read_text()
+    rows = read_results(out / "runs" / label / "results.parquet")
+    storage = f"sqlite:///{out / 'runs' / label / 'studies.sqlite3'}"
+    test_auc: dict[str, float] = {}
+    for family in FAMILIES:
+        mine = [r for r in rows if r.family == family]
+        assert len(mine) == trials_per_family, family
+        study = optuna.load_study(study_name=f"{label}/{family}", storage=storage)
+        assert len(study.trials) == trials_per_family
+        assert {r.study_trial for r in mine} == {t.number for t in study.trials}
+        best = max(
+            (r for r in mine if r.status == "complete" and r.test_auc is not None),
+            key=lambda r: r.valid_auc or 0.0,
+        )
+        assert best.test_auc is not None and best.valid_auc is not None
+        line = next(line for line in board.splitlines() if f"| {family} |" in line)
+        assert f"| {best.valid_auc:.4f} | {best.test_auc:.4f} |" in line
+        test_auc[family] = best.test_auc
+    return test_auc
+
+
+def test_synthetic_run_without_data(
+    tmp_path: Path, harness_home: Path, spaces: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    _run(out, spaces, "--synthetic-rows", "20000")
+    printed = capsys.readouterr().out
+    assert "SYNTHETIC" in printed
+    board = (out / "leaderboards" / "criteo-synthetic.md").read_text()
+    assert board.startswith("# Leaderboard: criteo (synthetic)")
+    assert "train 16,000 · valid 2,000 · test 2,000" in board
+    assert not (out / "leaderboards" / "criteo.md").exists()
+    aucs = _check_outputs(out, "criteo-synthetic", 2)
+    # The planted signal is learnable: every family beats chance clearly.
+    assert all(auc > 0.6 for auc in aucs.values()), aucs
+
+    # A second run reuses the cached encoding and adds trials to the same studies.
+    cache = harness_home / "cache"
+    before = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    _run(out, spaces, "--synthetic-rows", "20000")
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == before
+    _check_outputs(out, "criteo-synthetic", 4)
+
+
+def test_real_criteo_rows(
+    tmp_path: Path,
+    harness_home: Path,
+    spaces: Path,
+    shared_file: Callable[[str], Path],
+) -> None:
+    data = shared_file("criteo/train_head10k.txt.gz")
+    out = tmp_path / "out"
+    _run(out, spaces, "--data", str(data))
+    board = (out / "leaderboards" / "criteo.md").read_text()
+    assert board.startswith("# Leaderboard: criteo\n")
+    assert "Synthetic" not in board
+    assert "train 8,000 · valid 1,000 · test 1,000" in board
+    aucs = _check_outputs(out, "criteo", 2)
+    assert aucs["lightgbm"] > 0.70, aucs
