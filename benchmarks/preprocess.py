@@ -108,10 +108,10 @@ def synthetic_file(rows: int, *, compress: bool) -> tuple[Path, float | None]:
 
 
 def render(
-    results: list[Measurement], generated: dict[str, float], args: argparse.Namespace
+    results: list[Measurement], generated: dict[str, tuple[int, float]], args: argparse.Namespace
 ) -> str:
     lines = [
-        "# Preprocessing benchmark (raw Criteo text -> cached arrays, cold cache)",
+        f"# {args.title}",
         "",
         f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python "
         f"{platform.python_version()}, polars {pl.__version__}; polars threads "
@@ -135,33 +135,46 @@ def render(
         )
     if generated:
         lines += ["", "Synthetic generation (this run):", ""]
-        for label, seconds in generated.items():
-            lines.append(f"- {label}: {seconds:.2f} s, {args.rows / seconds:,.0f} rows/s")
+        for label, (rows, seconds) in generated.items():
+            lines.append(f"- {label}: {seconds:.2f} s, {rows / seconds:,.0f} rows/s")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rows", type=int, default=2_000_000, help="synthetic rows")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[2_000_000],
+        help="synthetic rows (sizes)",
+    )
     parser.add_argument("--block-mib", type=int, default=32, help="reader block size in MiB")
     parser.add_argument("--protocol", default="sequential", help="split protocol")
     parser.add_argument("--min-count", type=int, default=2, help="vocabulary min count")
     parser.add_argument("--gzip", action="store_true", help="also time a gzip copy of the input")
     parser.add_argument("--results", type=Path, default=RESULTS, help="markdown output file")
+    parser.add_argument(
+        "--title",
+        default="Preprocessing benchmark (raw Criteo text -> cached arrays, cold cache)",
+        help="the markdown section's heading",
+    )
     args = parser.parse_args(argv)
 
     config = PreprocessConfig(
         protocol=args.protocol, min_count=args.min_count, block_bytes=args.block_mib * MIB
     )
-    generated: dict[str, float] = {}
-    inputs: list[tuple[str, Path]] = []
-    for compress in (False, True) if args.gzip else (False,):
-        path, seconds = synthetic_file(args.rows, compress=compress)
-        label = "synthetic, gzip" if compress else "synthetic, plain text"
-        if seconds is not None:
-            generated[label] = seconds
-        inputs.append((label, path))
-    results = [measure(label, path, config) for label, path in inputs]
+    generated: dict[str, tuple[int, float]] = {}
+    results: list[Measurement] = []
+    for rows in args.rows:
+        for compress in (False, True) if args.gzip else (False,):
+            path, seconds = synthetic_file(rows, compress=compress)
+            label = f"synthetic {rows / 1e6:g}M, {'gzip' if compress else 'plain text'}"
+            if seconds is not None:
+                generated[label] = (rows, seconds)
+            # One size at a time, each in a fresh process: the peaks do not mix.
+            results.append(measure(label, path, config))
+            print(f"{label}: {results[-1].rows_per_s:,.0f} rows/s", flush=True)
     text = render(results, generated, args)
     sys.stdout.write(text)
     args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ def suites() -> int:
             s.protocol,
             ", ".join(s.families),
             str(s.trials),
-            f"{s.time_budget_s:g} s",
+            f"{s.time_budget_s:g} s (synthetic data: {s.synthetic_time_budget_s:g} s)",
         )
     _out.print(table)
     folder = search_space_dir()

@@ -195,7 +195,8 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
     paths = RunPaths.of(opts.out, suite.name, dataset.synthetic)
     dataset_id = Path(dataset.cache_dir).name if dataset.cache_dir else dataset.name
     trials = opts.trials or suite.trials
-    budget = opts.time_budget_s or suite.time_budget_s
+    default_budget = suite.synthetic_time_budget_s if dataset.synthetic else suite.time_budget_s
+    budget = opts.time_budget_s or default_budget
     cpus_per_trial = opts.cpus_per_trial or 1
     started = datetime.now(UTC)
     info = RunInfo(

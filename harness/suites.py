@@ -24,8 +24,10 @@ class Suite:
     min_count: int = 2
     trials: int = 12
     time_budget_s: float = 1800.0
-    # Rows of the synthetic stand-in used when no real data is found (a few minutes on 2 cores).
+    # The synthetic stand-in used when no real data is found: its rows, and a shorter default
+    # budget, since it only shows the pipeline working (about 10 minutes on 2 cores).
     synthetic_rows: int = 200_000
+    synthetic_time_budget_s: float = 600.0
 
     def __post_init__(self) -> None:
         if not self.families:

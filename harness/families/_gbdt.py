@@ -14,11 +14,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.data.schema import EncodedSplit
-from harness.families.base import EpochMetrics
+from harness.data.schema import EncodedDataset, EncodedSplit
+from harness.families.base import EpochMetrics, TrainContext
 from harness.metrics import Metrics
 
-__all__ = ["CurveRecorder", "check", "feature_matrix", "sample_rows"]
+__all__ = [
+    "CurveRecorder",
+    "check",
+    "feature_matrix",
+    "rows_per_second",
+    "sample_rows",
+    "training_rows",
+]
 
 
 def check(ok: bool, message: str) -> None:
@@ -46,6 +53,26 @@ def sample_rows(split: EncodedSplit, max_rows: int | None, seed: int) -> tuple[E
     idx = np.sort(rng.choice(n, size=max_rows, replace=False))
     sampled = EncodedSplit(x_num=split.x_num[idx], x_cat=split.x_cat[idx], y=split.y[idx])
     return sampled, f"trained on a seeded sample of {max_rows} of {n} training rows"
+
+
+def training_rows(
+    label: str, data: EncodedDataset, max_rows: int | None, ctx: TrainContext
+) -> tuple[EncodedSplit, list[str]]:
+    """The training rows a GBDT fits on, and the notes its result carries.
+
+    Notes say when rows were sampled (``max_rows``) and when a device other than the CPU was
+    granted: the GBDT families train on the CPU.
+    """
+    train, note = sample_rows(data.train, max_rows, ctx.seed)
+    notes = [note] if note else []
+    if ctx.device != "cpu":
+        notes.append(f"{label} trained on cpu (device={ctx.device} ignored)")
+    return train, notes
+
+
+def rows_per_second(rows: int, rounds: int, seconds: float) -> float | None:
+    """Training throughput as rows x boosting rounds per second."""
+    return rows * rounds / seconds if seconds > 0 else None
 
 
 def feature_matrix(split: EncodedSplit) -> np.ndarray:

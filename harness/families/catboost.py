@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from harness.data.schema import EncodedDataset, EncodedSplit
-from harness.families._gbdt import CurveRecorder, check, sample_rows
+from harness.families._gbdt import CurveRecorder, check, rows_per_second, training_rows
 from harness.families.base import FitResult, TrainContext
 from harness.metrics import binary_metrics
 
@@ -143,12 +143,7 @@ class CatBoostFamily:
 
         if not isinstance(config, CatBoostConfig):
             raise TypeError(f"expected a CatBoostConfig, got {type(config).__name__}")
-        notes: list[str] = []
-        train, note = sample_rows(data.train, config.max_train_rows, ctx.seed)
-        if note:
-            notes.append(note)
-        if ctx.device != "cpu":
-            notes.append(f"CatBoost trained on cpu (device={ctx.device} ignored)")
+        train, notes = training_rows("CatBoost", data, config.max_train_rows, ctx)
         n_num = data.schema.n_num
 
         start = time.perf_counter()
@@ -193,7 +188,7 @@ class CatBoostFamily:
             curve=curve,
             n_params=n_params,
             train_seconds=train_seconds,
-            samples_per_s=train.n_rows * rounds_run / train_seconds if train_seconds > 0 else None,
+            samples_per_s=rows_per_second(train.n_rows, rounds_run, train_seconds),
             notes="; ".join(notes),
         )
 

@@ -21,7 +21,13 @@ from typing import Any, Literal
 import numpy as np
 
 from harness.data.schema import EncodedDataset
-from harness.families._gbdt import CurveRecorder, check, feature_matrix, sample_rows
+from harness.families._gbdt import (
+    CurveRecorder,
+    check,
+    feature_matrix,
+    rows_per_second,
+    training_rows,
+)
 from harness.families.base import FitResult, TrainContext
 from harness.metrics import binary_metrics
 
@@ -165,12 +171,7 @@ class LightGBMFamily:
 
         if not isinstance(config, LightGBMConfig):
             raise TypeError(f"expected a LightGBMConfig, got {type(config).__name__}")
-        notes: list[str] = []
-        train, note = sample_rows(data.train, config.max_train_rows, ctx.seed)
-        if note:
-            notes.append(note)
-        if ctx.device != "cpu":
-            notes.append(f"LightGBM trained on cpu (device={ctx.device} ignored)")
+        train, notes = training_rows("LightGBM", data, config.max_train_rows, ctx)
         n_num = data.schema.n_num
         n_cat = int(train.x_cat.shape[1])
         cat_idx = list(range(n_num, n_num + n_cat)) if config.categorical == "native" else []
@@ -226,7 +227,7 @@ class LightGBMFamily:
             curve=curve,
             n_params=_count_nodes(booster, best),
             train_seconds=train_seconds,
-            samples_per_s=train.n_rows * rounds_run / train_seconds if train_seconds > 0 else None,
+            samples_per_s=rows_per_second(train.n_rows, rounds_run, train_seconds),
             notes="; ".join(notes),
         )
 

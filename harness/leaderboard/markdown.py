@@ -127,6 +127,10 @@ def render(info: RunInfo, rows: Sequence[FamilySummary]) -> str:
             f"{format_seconds(s.wall_seconds)} | {format_seconds(b.train_seconds or 0.0)} | "
             f"{format_params(b.n_params)} | {_config(b.params)} |"
         )
+    notes = [(s.family, s.best.notes) for s in rows if s.best is not None and s.best.notes]
+    if notes:
+        lines += ["", "Notes on the best trials (row sampling, device, ...):", ""]
+        lines += [f"- {family}: {note}" for family, note in notes]
     lines += [
         "",
         "Ranked by validation AUC; the test columns are that configuration's scores on the test",
