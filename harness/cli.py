@@ -62,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--models", help="comma-separated model families (default: the suite's)")
     run.add_argument("--trials", type=_positive_int, help="trials per model family")
     run.add_argument(
-        "--time-budget", type=_positive_float, help="seconds for the whole run (split by family)"
+        "--time-budget",
+        type=_positive_float,
+        help="seconds for the run, shared by families; no trial starts after its family's share",
     )
     run.add_argument("--protocol", help="split protocol: sequential (default), x1, x4")
     run.add_argument("--min-count", type=_positive_int, help="values rarer than this share an id")
@@ -107,13 +109,24 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--dest", type=Path, help="folder (default: the harness cache)")
     fetch.add_argument("--url", action="append", help="mirror to try instead (repeatable)")
     fetch.add_argument("--sha256", help="expected sha256 of the archive")
-    prepare = data_sub.add_parser("prepare", help="preprocess a raw file into the cache")
-    prepare.add_argument("dataset", help="dataset name, e.g. criteo")
-    prepare.add_argument("--data", help="raw training file or folder")
+    prepare = data_sub.add_parser("prepare", help="preprocess raw files into the cache")
+    prepare.add_argument("dataset", help="dataset name, e.g. criteo, criteo-1tb")
+    prepare.add_argument("--data", help="raw training file, or folder (criteo-1tb: day files)")
     prepare.add_argument("--protocol", default="sequential")
     prepare.add_argument("--min-count", type=_positive_int, default=2)
     prepare.add_argument("--bad-rows", choices=("error", "skip"), default="error")
     prepare.add_argument("--seed", type=int, default=0)
+    where = prepare.add_mutually_exclusive_group()
+    where.add_argument(
+        "--address",
+        help="spread the files over this Ray cluster (e.g. auto, host:6379); the harness cache "
+        "($HARNESS_HOME) must be on storage every node can reach",
+    )
+    where.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="spread the files over a local Ray cluster with this many CPUs",
+    )
     return parser
 
 

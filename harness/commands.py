@@ -107,7 +107,8 @@ def fetch(args: argparse.Namespace) -> int:
 
     adapter = get_dataset(args.dataset)
     if adapter.download is None:
-        raise HarnessError(f"{adapter.name} has no public download; pass --data to `harness run`")
+        how = adapter.manual_download or "pass --data to `harness run`"
+        raise HarnessError(f"{adapter.name} cannot be fetched by harness: {how} ({adapter.card})")
     folder: Path = args.dest or downloads_dir() / adapter.name
     path = fetch_dataset(adapter.download, folder, urls=args.url, sha256=args.sha256)
     _out.print(f"{adapter.name}: {path}\nlicence and terms: {adapter.card}")
@@ -130,6 +131,18 @@ def prepare(args: argparse.Namespace) -> int:
     config = PreprocessConfig(
         protocol=args.protocol, min_count=args.min_count, seed=args.seed, bad_rows=args.bad_rows
     )
-    dataset = adapter.prepare(source.path, config, cache_root=cache_root(), name=adapter.name)
+    if args.address is not None or args.workers is not None:
+        from harness.distributed import prepare_distributed  # imports ray: only when asked
+
+        dataset = prepare_distributed(
+            source.files,
+            config,
+            cache_root=cache_root(),
+            address=args.address,
+            num_cpus=args.workers,
+            name=adapter.name,
+        )
+    else:
+        dataset = adapter.prepare(source.files, config, cache_root=cache_root(), name=adapter.name)
     _out.print(describe(dataset))
     return 0

@@ -1,8 +1,8 @@
-"""Shared fixtures: an isolated harness home, the repository root, the real data (if present)."""
+"""Shared fixtures: an isolated harness home, the repository root, real data, day files, caches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import pytest
@@ -36,3 +36,48 @@ def shared_file() -> Callable[[str], Path]:
         return path
 
     return find
+
+
+DayWriter = Callable[..., list[Path]]
+
+
+@pytest.fixture
+def write_days(tmp_path: Path) -> DayWriter:
+    """``write_days(rows=[600, 900], gz={1}, folder=None)`` -> synthetic day files day_0, day_1 ...
+
+    Each day has its own seed and row count; the days in ``gz`` are gzipped (``day_<i>.gz``).
+    """
+    from harness.data.synthetic import write_synthetic_criteo
+
+    def write(
+        rows: Sequence[int], gz: Collection[int] = (), folder: Path | None = None
+    ) -> list[Path]:
+        folder = folder or tmp_path / "days"
+        folder.mkdir(parents=True, exist_ok=True)
+        return [
+            write_synthetic_criteo(
+                folder / (f"day_{day}.gz" if day in gz else f"day_{day}"),
+                n,
+                seed=100 + day,
+                compress=day in gz,
+            )
+            for day, n in enumerate(rows)
+        ]
+
+    return write
+
+
+@pytest.fixture
+def cache_contents() -> Callable[[str | None], dict[str, bytes]]:
+    """Every file of a prepared cache folder but meta.json (timings, sources) -> its bytes."""
+
+    def read(cache_dir: str | None) -> dict[str, bytes]:
+        assert cache_dir is not None
+        root = Path(cache_dir)
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "meta.json"
+        }
+
+    return read

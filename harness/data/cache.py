@@ -4,15 +4,17 @@ Layout of one cache folder::
 
     <name>-<protocol>-<key>/
         schema.json            FeatureSchema (numeric stats, cardinalities, labels)
-        meta.json              rows per split, protocol, skipped rows, source file, timings
+        meta.json              rows per split, protocol, skipped rows, source files, timings
         train/ valid/ test/    x_num.npy float32 [N, n_num], x_cat.npy int32 [N, n_cat], y.npy
         cat_counts/<C>.npy     int64 training count of each id (index = id) per feature
         vocab/<C>.npy          the raw value of each vocabulary id (index = id - 2)
 
-The key hashes the source file's identity (resolved path, size, mtime), the preprocessing config
-and `FORMAT_VERSION`, so a changed file, config or format misses the cache instead of reading
-stale arrays. A folder is built under a temporary name and renamed into place when complete, so an
-interrupted run never leaves a half-written cache under a real key.
+The key hashes the source files' identities (resolved path, size, mtime of each, in order), the
+preprocessing config and `FORMAT_VERSION`, so a changed file, config or format misses the cache
+instead of reading stale arrays. It does not depend on how the cache was built (in one process
+or on a Ray cluster): both give the same arrays. A folder is built under a temporary name and
+renamed into place when complete, so an interrupted run never leaves a half-written cache under a
+real key.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,18 +51,26 @@ _META = "meta.json"
 _SCHEMA = "schema.json"
 
 
-def cache_key(source: Path, settings: Mapping[str, Any]) -> str:
-    """A short hex digest of the file identity, the settings and `FORMAT_VERSION`."""
-    stat = source.stat()
-    identity = {
-        "format_version": FORMAT_VERSION,
-        "source": str(source.resolve()),
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "settings": dict(settings),
-    }
+def cache_key(sources: Path | Sequence[Path], settings: Mapping[str, Any]) -> str:
+    """A short hex digest of the files' identities, the settings and `FORMAT_VERSION`.
+
+    One file keys on its own identity; several (read in order) on the list of theirs, so adding,
+    dropping, reordering or changing any file misses the cache.
+    """
+    paths = [sources] if isinstance(sources, Path) else list(sources)
+    files = [_identity(Path(p)) for p in paths]
+    identity: dict[str, Any] = {"format_version": FORMAT_VERSION, "settings": dict(settings)}
+    if len(files) == 1:
+        identity.update(files[0])  # the layout from before several files, so old keys still hit
+    else:
+        identity["sources"] = files
     text = json.dumps(identity, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _identity(source: Path) -> dict[str, Any]:
+    stat = source.stat()
+    return {"source": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def is_complete(cache_dir: Path) -> bool:

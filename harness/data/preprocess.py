@@ -1,39 +1,38 @@
-"""Raw Criteo text -> encoded, cached, memory-mapped splits, in memory bounded by the block size.
+"""Raw Criteo text (one file or several, e.g. day files) -> encoded, cached, memory-mapped splits.
 
-Three passes, none of which holds the whole file:
+Each raw file is a *shard*; the passes over a shard are the pure functions of
+`harness.data.shards`, and `prepare_shards` runs them through a `ShardRunner`: here a loop in this
+process (`prepare_criteo`), in `harness.distributed` Ray tasks spread over a cluster. Both give
+byte-identical caches, since they run the same functions and finish the cache the same way:
 
-1. **parse**: the reader's typed blocks are written as uncompressed Arrow IPC files (fast to
-   write, memory-mapped when read back);
-2. **fit** on the training rows only: per-column value counts (merged across blocks) give the
-   vocabularies, and exact integer sums the numeric statistics;
-3. **encode**: block by block, appended to each split's ``.npy`` files (shape known in advance),
-   each split's rows in file order; the arrays are memory-mapped when loaded.
+1. **parse** every shard into Arrow IPC block files (memory bounded by the block size);
+2. **count** each shard's training rows (value counts, exact integer sums) and merge the counts
+   into the vocabularies and numeric statistics: fitted on the training split only;
+3. **encode** each shard into its row ranges of the per-split ``.npy`` files, preallocated at
+   their final size once the per-shard split counts are known; each split keeps file order.
 
-The result does not depend on the block size: the same file gives byte-identical arrays and
-statistics whatever ``block_bytes`` is.
-
-Vocabulary ids: 0 missing, 1 rare (training count below ``min_count``, or unseen in training),
-then 2.. in order of descending training count, ties by ascending raw value (deterministic).
+Several files are read in order as if concatenated: the global row index (which sets each row's
+split) runs on across files, while a bad row is still reported by its own file and line. The
+result depends neither on the block size nor on how rows are cut into files: the same rows give
+byte-identical arrays and statistics. Vocabulary ids are described in `harness.data.vocab`.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
-import polars as pl
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -48,30 +47,43 @@ from harness.data.cache import (
     load_encoded,
     write_json,
 )
-from harness.data.criteo import (
-    CATEGORICAL_COLUMNS,
-    DEFAULT_BLOCK_BYTES,
-    LABEL_COLUMN,
-    NUMERIC_COLUMNS,
-    BadRows,
-    check_readable,
-    iter_criteo_blocks,
+from harness.data.criteo import DEFAULT_BLOCK_BYTES, BadRows, check_readable
+from harness.data.schema import SPLIT_NAMES, EncodedDataset
+from harness.data.shards import (
+    CountMerger,
+    Fitted,
+    FrameEncoder,
+    RowSplit,
+    ShardCounts,
+    ShardInfo,
+    ShardPlan,
+    Splits,
+    allocate_arrays,
+    count_shard,
+    encode_shard,
+    parse_shard,
+    plan_shards,
+    shard_offsets,
+    write_fitted,
 )
-from harness.data.schema import (
-    MISSING_ID,
-    RARE_ID,
-    SPLIT_NAMES,
-    CategoricalFeature,
-    EncodedDataset,
-    FeatureSchema,
-    NumericFeature,
-)
-from harness.data.splits import SplitProtocol, get_protocol
+from harness.data.splits import get_protocol
 from harness.errors import HarnessError
 
-__all__ = ["PreprocessConfig", "describe", "load_encoded", "prepare_criteo"]
+__all__ = [
+    "PreprocessConfig",
+    "ShardRunner",
+    "Sources",
+    "as_paths",
+    "cache_dir_for",
+    "describe",
+    "load_encoded",
+    "prepare_criteo",
+    "prepare_shards",
+    "progress_bars",
+]
 
-_MERGE_EVERY = 16  # per-block count tables kept before they are summed into one
+# One raw file, or several read in order as if concatenated.
+Sources = Path | Sequence[Path]
 
 
 @dataclass(frozen=True)
@@ -110,8 +122,28 @@ class PreprocessConfig:
         return settings
 
 
+def as_paths(sources: Sources) -> tuple[Path, ...]:
+    """The raw files of ``sources`` as a tuple (one path, or several in order).
+
+    Raises:
+        HarnessError: no file given.
+    """
+    paths = (Path(sources),) if isinstance(sources, (str, Path)) else tuple(map(Path, sources))
+    if not paths:
+        raise HarnessError("no raw files given; pass at least one Criteo text file")
+    return paths
+
+
+def cache_dir_for(
+    paths: Sequence[Path], config: PreprocessConfig, *, cache_root: Path, name: str, synthetic: bool
+) -> Path:
+    """The cache folder of these files and config (the same for every runner)."""
+    settings = {**config.cache_settings(), "name": name, "synthetic": synthetic}
+    return Path(cache_root) / f"{name}-{config.protocol}-{cache_key(paths, settings)}"
+
+
 def prepare_criteo(
-    path: Path,
+    path: Sources,
     config: PreprocessConfig,
     *,
     cache_root: Path,
@@ -119,12 +151,13 @@ def prepare_criteo(
     name: str = "criteo",
     synthetic: bool = False,
 ) -> EncodedDataset:
-    """Encode a raw Criteo file into cached splits, or load them if already cached.
+    """Encode raw Criteo text into cached splits in this process, or load them if cached.
 
     Args:
-        path: raw Criteo text (plain or gzip).
+        path: raw Criteo text (plain or gzip), or several such files (e.g. ``day_0`` ..
+            ``day_23``) read in order as if concatenated.
         config: split protocol, vocabulary threshold, bad-row policy, block size.
-        cache_root: folder holding one sub-folder per prepared (file, config).
+        cache_root: folder holding one sub-folder per prepared (files, config).
         progress: show rich progress bars on stderr.
         name: dataset name (in the cache folder name and the result).
         synthetic: mark the dataset as synthetic (shown in its title).
@@ -133,25 +166,81 @@ def prepare_criteo(
         The dataset, memory-mapped from its cache folder.
 
     Raises:
-        HarnessError: unreadable input, a bad row (with ``bad_rows="error"``), or too few rows
-            for every split to get one.
+        HarnessError: unreadable input, a bad row (with ``bad_rows="error"``; the message names
+            the file and its line), or too few rows for every split to get one.
     """
-    path = Path(path)
-    check_readable(path)
-    settings = {**config.cache_settings(), "name": name, "synthetic": synthetic}
-    final = Path(cache_root) / f"{name}-{config.protocol}-{cache_key(path, settings)}"
+    return prepare_shards(
+        as_paths(path),
+        config,
+        _InProcess(),
+        cache_root=cache_root,
+        progress=progress,
+        name=name,
+        synthetic=synthetic,
+    )
+
+
+class ShardRunner(Protocol):
+    """Runs one pass over every shard: in this process, or as tasks on a cluster.
+
+    Each method runs the `harness.data.shards` function of its pass once per shard and shows
+    its progress on ``bars``; only where and in what order the calls run differs.
+    """
+
+    @property
+    def description(self) -> str:
+        """Where the passes ran (recorded in meta.json)."""
+        ...
+
+    def parse(
+        self, paths: Sequence[Path], folder: Path, config: PreprocessConfig, bars: Progress
+    ) -> list[ShardInfo]:
+        """`parse_shard` of ``paths[i]`` into ``folder / f"{i:05d}"``; shards in path order."""
+        ...
+
+    def count(
+        self, shards: Sequence[ShardInfo], offsets: Sequence[int], split: RowSplit, bars: Progress
+    ) -> Iterator[tuple[int, ShardCounts]]:
+        """`count_shard` of every shard: ``(shard index, counts)`` in any order."""
+        ...
+
+    def encode(
+        self,
+        shards: Sequence[ShardInfo],
+        plans: Sequence[ShardPlan],
+        fitted: Fitted,
+        split: RowSplit,
+        arrays_dir: Path,
+        bars: Progress,
+    ) -> None:
+        """`encode_shard` of every shard into the arrays preallocated under ``arrays_dir``."""
+        ...
+
+
+def prepare_shards(
+    paths: Sequence[Path],
+    config: PreprocessConfig,
+    runner: ShardRunner,
+    *,
+    cache_root: Path,
+    progress: bool = True,
+    name: str = "criteo",
+    synthetic: bool = False,
+) -> EncodedDataset:
+    """Encode raw files into cached splits with ``runner``, or load them if already cached.
+
+    See `prepare_criteo` for the arguments; the cache folder and its contents do not depend on
+    the runner.
+    """
+    paths = as_paths(paths)
+    for path in paths:
+        check_readable(path)
+    final = cache_dir_for(paths, config, cache_root=cache_root, name=name, synthetic=synthetic)
     if is_complete(final):
         return load_encoded(final)
-    with _progress_bars(progress) as bars, building(final) as work:
-        _build(path, config, work, bars, name=name, synthetic=synthetic)
+    with progress_bars(progress) as bars, building(final) as work:
+        _build(paths, config, runner, work, bars, name=name, synthetic=synthetic)
     return load_encoded(final)
-
-
-@dataclass
-class _Block:
-    file: Path
-    first_row: int
-    rows: int
 
 
 @dataclass
@@ -161,9 +250,28 @@ class _Timings:
     encode_s: float = 0.0
 
 
+def _label(paths: Sequence[Path]) -> str:
+    """How error messages name the input: the file, or the first and last of several."""
+    if len(paths) == 1:
+        return paths[0].name
+    return f"{paths[0].name} .. {paths[-1].name} ({len(paths)} files)"
+
+
+def _source(paths: Sequence[Path]) -> str:
+    """The input as recorded in meta.json and the dataset (all paths are in ``sources``)."""
+    resolved = [p.resolve() for p in paths]
+    if len(resolved) == 1:
+        return str(resolved[0])
+    if len({p.parent for p in resolved}) == 1:
+        first, last = resolved[0].name, resolved[-1].name
+        return f"{resolved[0].parent}/{{{first} .. {last}}} ({len(resolved)} files)"
+    return "; ".join(map(str, resolved))
+
+
 def _build(
-    path: Path,
+    paths: Sequence[Path],
     config: PreprocessConfig,
+    runner: ShardRunner,
     work: Path,
     bars: Progress,
     *,
@@ -174,411 +282,128 @@ def _build(
     timings = _Timings()
     started = time.perf_counter()
 
-    blocks, skipped = _parse_pass(path, config, work / "blocks", bars)
-    n_rows = sum(b.rows for b in blocks)
+    shards = runner.parse(paths, work / "blocks", config, bars)
+    n_rows = sum(s.rows for s in shards)
+    skipped = sum(s.skipped for s in shards)
     if n_rows == 0:
-        raise HarnessError(f"{path.name}: no rows left after skipping {skipped} bad rows")
-    sizes = protocol.sizes(n_rows, seed=config.seed)
-    if min(sizes) == 0:
-        shown = ", ".join(f"{s} {n}" for s, n in zip(SPLIT_NAMES, sizes, strict=True))
-        raise HarnessError(
-            f"{path.name}: {n_rows} rows split by {config.protocol} give {shown}; "
-            "every split needs at least one row, use a bigger file"
-        )
+        raise HarnessError(f"{_label(paths)}: no rows left after skipping {skipped} bad rows")
     timings.parse_s = time.perf_counter() - started
 
     fit_started = time.perf_counter()
-    fitted = _fit_pass(blocks, protocol, n_rows, config, bars)
+    split = RowSplit(config.protocol, config.seed, n_rows)
+    merger = CountMerger()
+    split_rows: list[Splits | None] = [None] * len(shards)
+    for index, counts in runner.count(shards, shard_offsets(shards), split, bars):
+        split_rows[index] = counts.split_rows
+        merger.add(counts)
+    if any(rows is None for rows in split_rows):  # a bug in a runner
+        raise RuntimeError(f"counts missing for shards {split_rows}")
+    planned = [rows for rows in split_rows if rows is not None]
+    sizes = (
+        sum(r[0] for r in planned),
+        sum(r[1] for r in planned),
+        sum(r[2] for r in planned),
+    )
+    if min(sizes) == 0:
+        shown = ", ".join(f"{s} {n}" for s, n in zip(SPLIT_NAMES, sizes, strict=True))
+        raise HarnessError(
+            f"{_label(paths)}: {n_rows} rows split by {config.protocol} give {shown}; "
+            "every split needs at least one row, use a bigger file"
+        )
+    fitted = merger.fit(min_count=config.min_count)
     timings.fit_s = time.perf_counter() - fit_started
 
     encode_started = time.perf_counter()
-    _encode_pass(blocks, protocol, n_rows, sizes, config, fitted, work, bars)
+    allocate_arrays(work, sizes)
+    runner.encode(shards, plan_shards(shards, planned), fitted, split, work, bars)
     shutil.rmtree(work / "blocks")
     timings.encode_s = time.perf_counter() - encode_started
 
-    _write_fitted(work, fitted)
+    write_fitted(work, fitted)
     total = time.perf_counter() - started
     meta = {
         "format_version": FORMAT_VERSION,
         "harness_version": __version__,
         "name": name,
         "synthetic": synthetic,
-        "source": str(path.resolve()),
-        "source_bytes": path.stat().st_size,
+        "source": _source(paths),
+        "sources": [str(p.resolve()) for p in paths],
+        "source_bytes": sum(p.stat().st_size for p in paths),
         "protocol": config.protocol,
         "protocol_description": protocol.description,
         "config": config.cache_settings(),
         "rows": dict(zip(SPLIT_NAMES, sizes, strict=True)),
         "total_rows": n_rows,
         "skipped_rows": skipped,
-        "blocks": len(blocks),
+        "shards": len(shards),
+        "blocks": sum(len(s.blocks) for s in shards),
+        "runner": runner.description,
         "timings": {**asdict(timings), "total_s": total, "rows_per_s": n_rows / total},
     }
     (work / "schema.json").write_text(fitted.schema.to_json())
     write_json(work / "meta.json", meta)  # last: its presence marks a finished cache
 
 
-def _parse_pass(
-    path: Path, config: PreprocessConfig, folder: Path, bars: Progress
-) -> tuple[list[_Block], int]:
-    folder.mkdir()
-    task = bars.add_task(f"parse {path.name}", total=path.stat().st_size)
-    blocks: list[_Block] = []
-    skipped = 0
-    for block in iter_criteo_blocks(path, block_bytes=config.block_bytes, bad_rows=config.bad_rows):
-        skipped += block.skipped
-        if block.frame.height:
-            file = folder / f"{block.index:06d}.arrow"
-            # One chunk per column: the CSV reader's many small chunks make IPC writes slow.
-            block.frame.rechunk().write_ipc(file, compression="uncompressed")
-            blocks.append(_Block(file, block.first_row, block.frame.height))
-        bars.update(task, completed=block.bytes_read)
-    return blocks, skipped
+class _InProcess:
+    """The passes as plain loops over the shards, in this process."""
+
+    description = "single process"
+
+    def parse(
+        self, paths: Sequence[Path], folder: Path, config: PreprocessConfig, bars: Progress
+    ) -> list[ShardInfo]:
+        sizes = [p.stat().st_size for p in paths]
+        task = bars.add_task(f"parse {_label(paths)}", total=sum(sizes))
+        shards: list[ShardInfo] = []
+        for index, path in enumerate(paths):
+            shards.append(
+                parse_shard(
+                    path,
+                    folder / f"{index:05d}",
+                    block_bytes=config.block_bytes,
+                    bad_rows=config.bad_rows,
+                    on_block=partial(_show_bytes, bars, task, sum(sizes[:index])),
+                )
+            )
+        return shards
+
+    def count(
+        self, shards: Sequence[ShardInfo], offsets: Sequence[int], split: RowSplit, bars: Progress
+    ) -> Iterator[tuple[int, ShardCounts]]:
+        task = bars.add_task("fit on train", total=sum(len(s.blocks) for s in shards))
+        advance = partial(_advance, bars, task)
+        for index, (shard, offset) in enumerate(zip(shards, offsets, strict=True)):
+            yield index, count_shard(shard, offset=offset, split=split, on_block=advance)
+
+    def encode(
+        self,
+        shards: Sequence[ShardInfo],
+        plans: Sequence[ShardPlan],
+        fitted: Fitted,
+        split: RowSplit,
+        arrays_dir: Path,
+        bars: Progress,
+    ) -> None:
+        task = bars.add_task("encode", total=sum(len(s.blocks) for s in shards))
+        advance = partial(_advance, bars, task)
+        with FrameEncoder(fitted) as encoder:  # id tables built once for all shards
+            for shard, plan in zip(shards, plans, strict=True):
+                encode_shard(
+                    shard, plan, encoder, split=split, arrays_dir=arrays_dir, on_block=advance
+                )
 
 
-def _split_codes(block: _Block, protocol: SplitProtocol, n_rows: int, seed: int) -> np.ndarray:
-    rows = np.arange(block.first_row, block.first_row + block.rows, dtype=np.int64)
-    return protocol.assign(rows, n_rows=n_rows, seed=seed)
+def _show_bytes(bars: Progress, task: TaskID, before: int, read: int) -> None:
+    bars.update(task, completed=before + read)
 
 
-def _rows_of(frame: pl.DataFrame, codes: np.ndarray, split: int) -> pl.DataFrame:
-    if codes.size and codes[0] == split and codes[-1] == split and (codes == split).all():
-        return frame
-    return frame.filter(pl.Series(codes == split))
-
-
-@dataclass
-class _Moments:
-    """Exact running count, sum and sum of squares of one integer column.
-
-    Python integers, so the statistics are exact and do not depend on how the file was cut into
-    blocks (a float merge would differ in the last bits from one block size to another).
-    """
-
-    count: int = 0
-    total: int = 0
-    squares: int = 0
-
-    @property
-    def mean(self) -> float:
-        return self.total / self.count if self.count else 0.0
-
-    @property
-    def std(self) -> float:
-        """Population standard deviation, from the exact ``(n*S2 - S1^2) / n^2``."""
-        if not self.count:
-            return 0.0
-        return float(np.sqrt((self.count * self.squares - self.total**2) / self.count**2))
-
-
-def _moment_exprs(column: str) -> list[pl.Expr]:
-    """Per-block exact sums. x = hi * 2^16 + lo keeps every product within int64."""
-    x = pl.col(column).cast(pl.Int64)
-    hi = x // 65536
-    lo = x - hi * 65536
-    return [
-        x.count().alias(f"{column}_n"),
-        x.sum().alias(f"{column}_s"),
-        (hi * hi).sum().alias(f"{column}_hh"),
-        (hi * lo).sum().alias(f"{column}_hl"),
-        (lo * lo).sum().alias(f"{column}_ll"),
-    ]
-
-
-@dataclass(frozen=True)
-class _Fitted:
-    schema: FeatureSchema
-    vocab_values: dict[str, np.ndarray]  # column -> uint32 raw value of ids 2..
-    cat_counts: dict[str, np.ndarray]  # column -> int64 training count per id
-
-
-@dataclass
-class _Counter:
-    """Training value counts of one categorical column, merged every few blocks."""
-
-    column: str
-    tables: list[pl.DataFrame] = field(default_factory=list)
-    missing: int = 0
-
-    def add(self, table: pl.DataFrame) -> None:
-        self.tables.append(table)
-        if len(self.tables) >= _MERGE_EVERY:
-            self.tables = [self.merged()]
-
-    def merged(self) -> pl.DataFrame:
-        if not self.tables:
-            return pl.DataFrame(schema={self.column: pl.UInt32, "count": pl.Int64})
-        if len(self.tables) == 1:
-            return self.tables[0]
-        return pl.concat(self.tables).group_by(self.column).agg(pl.col("count").sum())
-
-
-def _fit_pass(
-    blocks: list[_Block],
-    protocol: SplitProtocol,
-    n_rows: int,
-    config: PreprocessConfig,
-    bars: Progress,
-) -> _Fitted:
-    task = bars.add_task("fit on train", total=len(blocks))
-    counters = {c: _Counter(c) for c in CATEGORICAL_COLUMNS}
-    moments = {c: _Moments() for c in NUMERIC_COLUMNS}
-    n_train = 0
-    for block in blocks:
-        codes = _split_codes(block, protocol, n_rows, config.seed)
-        if not (codes == 0).any():
-            bars.advance(task)
-            continue
-        train = _rows_of(pl.read_ipc(block.file), codes, 0)
-        n_train += train.height
-        lazy = train.lazy()
-        queries = [
-            lazy.select(c).drop_nulls().group_by(c).agg(pl.len().cast(pl.Int64).alias("count"))
-            for c in CATEGORICAL_COLUMNS
-        ]
-        stats = lazy.select(
-            *(e for c in NUMERIC_COLUMNS for e in _moment_exprs(c)),
-            *(pl.col(c).null_count().alias(f"{c}_null") for c in CATEGORICAL_COLUMNS),
-        )
-        *tables, row = pl.collect_all([*queries, stats])
-        values = row.row(0, named=True)
-        for c, table in zip(CATEGORICAL_COLUMNS, tables, strict=True):
-            counters[c].add(table)
-            counters[c].missing += int(values[f"{c}_null"])
-        for c in NUMERIC_COLUMNS:
-            moments[c].count += int(values[f"{c}_n"])
-            moments[c].total += int(values[f"{c}_s"] or 0)
-            hh, hl, ll = (int(values[f"{c}_{k}"] or 0) for k in ("hh", "hl", "ll"))
-            moments[c].squares += (hh << 32) + (hl << 17) + ll
-        bars.advance(task)
-
-    numeric = tuple(
-        NumericFeature(
-            name=c,
-            mean=moments[c].mean,
-            std=moments[c].std,
-            missing_rate=1.0 - moments[c].count / n_train,
-        )
-        for c in NUMERIC_COLUMNS
-    )
-    vocab_values: dict[str, np.ndarray] = {}
-    cat_counts: dict[str, np.ndarray] = {}
-    categorical: list[CategoricalFeature] = []
-    for c in CATEGORICAL_COLUMNS:
-        counts = counters[c].merged()
-        kept = counts.filter(pl.col("count") >= config.min_count).sort(
-            ["count", c], descending=[True, False]
-        )
-        rare = int(counts.filter(pl.col("count") < config.min_count)["count"].sum())
-        vocab_values[c] = kept[c].to_numpy().astype(np.uint32)
-        cat_counts[c] = np.concatenate(
-            [np.array([counters[c].missing, rare], dtype=np.int64), kept["count"].to_numpy()]
-        ).astype(np.int64)
-        categorical.append(CategoricalFeature(name=c, cardinality=2 + kept.height))
-    schema = FeatureSchema(numeric=numeric, categorical=tuple(categorical), labels=(LABEL_COLUMN,))
-    return _Fitted(schema=schema, vocab_values=vocab_values, cat_counts=cat_counts)
-
-
-class _IdTable:
-    """Raw value -> id for one column: an open-addressing hash table in numpy, built once.
-
-    Why not polars ``replace_strict`` or a join per block: both rebuild a hash map of the whole
-    vocabulary on every call, which for multi-million vocabularies (full Criteo) costs more than
-    the block itself. Built once, looked up vectorised: linear probing at load <= 1/2, so each
-    round resolves most of the remaining values and the rounds are few.
-    """
-
-    def __init__(self, values: np.ndarray) -> None:
-        values = values.astype(np.uint32)
-        # size >= 2 * len; at most 2^32 slots (a uint32 hash), far above any real vocabulary
-        self.bits = min(32, max(3, int(2 * max(len(values), 1) - 1).bit_length()))
-        self.mask = (1 << self.bits) - 1
-        self.keys = np.zeros(1 << self.bits, dtype=np.uint32)
-        self.ids = np.zeros(1 << self.bits, dtype=np.int32)  # 0: empty slot (ids start at 2)
-        position = self._slot(values)
-        pending = np.arange(len(values))
-        while pending.size:
-            slots = position[pending]
-            free = self.ids[slots] == 0
-            # Of several values probing the same free slot, the first one takes it.
-            taken, first = np.unique(slots[free], return_index=True)
-            winners = pending[free][first]
-            self.keys[taken] = values[winners]
-            self.ids[taken] = winners.astype(np.int32) + 2
-            placed = np.zeros(len(values), dtype=bool)
-            placed[winners] = True
-            pending = pending[~placed[pending]]
-            position[pending] = (position[pending] + 1) & self.mask
-
-    def _slot(self, values: np.ndarray) -> np.ndarray:
-        # Fibonacci hashing: the top bits of a 32-bit multiplicative hash (wrapping uint32).
-        product = values * np.uint32(0x9E3779B1)
-        slots: np.ndarray = (product >> np.uint32(32 - self.bits)).astype(np.intp)
-        return slots
-
-    def lookup(self, values: np.ndarray) -> np.ndarray:
-        """Ids (int32) of uint32 ``values``; RARE_ID for values not in the vocabulary."""
-        out = np.full(values.shape, RARE_ID, dtype=np.int32)
-        index = np.arange(values.size)
-        slots = self._slot(values)
-        while index.size:
-            ids = self.ids[slots]
-            hit = (ids != 0) & (self.keys[slots] == values)
-            out[index[hit]] = ids[hit]
-            going_on = (ids != 0) & ~hit  # occupied by another value: probe the next slot
-            index, values = index[going_on], values[going_on]
-            slots = (slots[going_on] + 1) & self.mask
-        return out
-
-
-# Up to this many vocabulary values polars' replace_strict is fastest (its per-call hash map is
-# cheap and it runs the columns in parallel); above it the prebuilt `_IdTable` is.
-_POLARS_VOCAB_MAX = 1 << 17
-
-
-class _CategoricalEncoder:
-    """Raw uint32 columns -> x_cat [n, 26] int32 (MISSING_ID for null, RARE_ID if absent)."""
-
-    def __init__(self, fitted: _Fitted, pool: ThreadPoolExecutor) -> None:
-        self.pool = pool
-        self.small: dict[int, pl.Expr] = {}
-        large: list[int] = []
-        for j, c in enumerate(CATEGORICAL_COLUMNS):
-            values = fitted.vocab_values[c]
-            if len(values) <= _POLARS_VOCAB_MAX:
-                self.small[j] = _replace_expr(c, values)
-            else:
-                large.append(j)
-        built = pool.map(lambda j: _IdTable(fitted.vocab_values[CATEGORICAL_COLUMNS[j]]), large)
-        self.tables = dict(zip(large, built, strict=True))
-
-    def __call__(self, frame: pl.DataFrame) -> np.ndarray:
-        out = np.empty((frame.height, len(CATEGORICAL_COLUMNS)), dtype=np.int32)
-        if self.small:
-            encoded = frame.select(list(self.small.values()))
-            for j, series in zip(self.small, encoded.iter_columns(), strict=True):
-                out[:, j] = series.to_numpy()
-
-        # numpy releases the GIL in the gathers and comparisons: the columns run in threads.
-        def encode(j: int) -> None:
-            column = frame[CATEGORICAL_COLUMNS[j]]
-            ids = self.tables[j].lookup(column.fill_null(0).to_numpy())
-            if column.null_count():
-                ids[column.is_null().to_numpy()] = MISSING_ID
-            out[:, j] = ids
-
-        list(self.pool.map(encode, self.tables))
-        return out
-
-
-def _replace_expr(column: str, values: np.ndarray) -> pl.Expr:
-    old = pl.Series(values, dtype=pl.UInt32)
-    new = pl.Series(np.arange(2, 2 + len(values), dtype=np.int32), dtype=pl.Int32)
-    mapped = pl.col(column).replace_strict(
-        old, new, default=pl.lit(RARE_ID, dtype=pl.Int32), return_dtype=pl.Int32
-    )
-    missing = pl.lit(MISSING_ID, dtype=pl.Int32)
-    return pl.when(pl.col(column).is_null()).then(missing).otherwise(mapped).alias(column)
-
-
-class _NpyAppender:
-    """Writes one ``.npy`` file front to back: the header (final shape known), then row blocks.
-
-    Plain appends instead of a memmap: no page faults on a fresh file, and each split's rows
-    arrive in file order under every protocol, so appending is all that is needed.
-    """
-
-    def __init__(self, path: Path, dtype: type[np.generic], shape: tuple[int, int]) -> None:
-        self.path = path
-        self.dtype = np.dtype(dtype)
-        self.shape = shape
-        self.rows = 0
-        self.file = path.open("wb")
-        header = {
-            "descr": np.lib.format.dtype_to_descr(self.dtype),
-            "fortran_order": False,
-            "shape": shape,
-        }
-        np.lib.format.write_array_header_1_0(self.file, header)
-
-    def append(self, block: np.ndarray) -> None:
-        if block.dtype != self.dtype or block.shape[1:] != self.shape[1:]:  # a bug
-            raise RuntimeError(f"{self.path.name}: got {block.dtype} {block.shape}")
-        self.file.write(np.ascontiguousarray(block).data)
-        self.rows += block.shape[0]
-
-    def close(self) -> None:
-        self.file.close()
-        if self.rows != self.shape[0]:  # a bug, not a user error
-            raise RuntimeError(f"{self.path}: wrote {self.rows} rows, expected {self.shape[0]}")
-
-
-def _columns_to_rows(frame: pl.DataFrame, dtype: type[np.generic]) -> np.ndarray:
-    """A row-major [n, k] array from k null-free columns (column by column: no transposed copy)."""
-    out = np.empty((frame.height, frame.width), dtype=dtype)
-    for j, series in enumerate(frame.iter_columns()):
-        out[:, j] = series.to_numpy()
-    return out
-
-
-def _encode_pass(
-    blocks: list[_Block],
-    protocol: SplitProtocol,
-    n_rows: int,
-    sizes: tuple[int, int, int],
-    config: PreprocessConfig,
-    fitted: _Fitted,
-    work: Path,
-    bars: Progress,
-) -> None:
-    task = bars.add_task("encode", total=len(blocks))
-    n_num, n_cat = len(NUMERIC_COLUMNS), len(CATEGORICAL_COLUMNS)
-    writers: list[dict[str, _NpyAppender]] = []
-    for split_name, size in zip(SPLIT_NAMES, sizes, strict=True):
-        folder = work / split_name
-        folder.mkdir()
-        writers.append(
-            {
-                "x_num": _NpyAppender(folder / "x_num.npy", np.float32, (size, n_num)),
-                "x_cat": _NpyAppender(folder / "x_cat.npy", np.int32, (size, n_cat)),
-                "y": _NpyAppender(folder / "y.npy", np.float32, (size, 1)),
-            }
-        )
-    pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
-    encode_categorical = _CategoricalEncoder(fitted, pool)
-    numeric = [pl.col(c).cast(pl.Float32).fill_null(float("nan")) for c in NUMERIC_COLUMNS]
-    try:
-        for block in blocks:
-            frame = pl.read_ipc(block.file)
-            codes = _split_codes(block, protocol, n_rows, config.seed)
-            for split, out in enumerate(writers):
-                rows = _rows_of(frame, codes, split)
-                if not rows.height:
-                    continue
-                out["x_cat"].append(encode_categorical(rows))
-                out["x_num"].append(_columns_to_rows(rows.select(numeric), np.float32))
-                label = rows[LABEL_COLUMN].to_numpy().astype(np.float32)
-                out["y"].append(label.reshape(-1, 1))
-            bars.advance(task)
-    finally:
-        pool.shutdown()
-        for out in writers:
-            for writer in out.values():
-                writer.file.close()
-    for out in writers:
-        for writer in out.values():
-            writer.close()
-
-
-def _write_fitted(work: Path, fitted: _Fitted) -> None:
-    for folder, arrays in (("cat_counts", fitted.cat_counts), ("vocab", fitted.vocab_values)):
-        (work / folder).mkdir()
-        for c, array in arrays.items():
-            np.save(work / folder / f"{c}.npy", array)
+def _advance(bars: Progress, task: TaskID, _: int) -> None:
+    bars.advance(task)
 
 
 @contextmanager
-def _progress_bars(enabled: bool) -> Iterator[Progress]:
+def progress_bars(enabled: bool) -> Iterator[Progress]:
+    """Rich progress bars on stderr for the passes (``enabled=False``: nothing is shown)."""
     bars = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.data.criteo_1tb import prepare_criteo_1tb
 from harness.data.fetch import DOWNLOADS, Download
 from harness.data.preprocess import prepare_criteo
 from harness.data.schema import EncodedDataset
@@ -21,13 +22,22 @@ __all__ = ["DATASETS", "DatasetAdapter", "get_dataset"]
 
 @dataclass(frozen=True)
 class DatasetAdapter:
-    """How to read one dataset, make a synthetic stand-in for it, and where to download it."""
+    """How to read one dataset, make a synthetic stand-in for it, and where to download it.
+
+    Attributes:
+        prepare: ``prepare(source, config, *, cache_root, progress, name)`` in one process;
+            ``source`` is what `harness.data.sources.resolve_data` found (its ``path``), or the
+            list of raw files (its ``files``).
+        download: what ``harness data fetch`` downloads; None when it cannot, and then
+            ``manual_download`` says how to get the data by hand.
+    """
 
     name: str
     prepare: Callable[..., EncodedDataset]
     write_synthetic: Callable[..., Path] | None
     download: Download | None
     card: str
+    manual_download: str = ""
 
 
 DATASETS: dict[str, DatasetAdapter] = {
@@ -37,6 +47,18 @@ DATASETS: dict[str, DatasetAdapter] = {
         write_synthetic=write_synthetic_criteo,
         download=DOWNLOADS["criteo"],
         card="datasets/criteo.md",
+    ),
+    "criteo-1tb": DatasetAdapter(
+        name="criteo-1tb",
+        prepare=prepare_criteo_1tb,
+        write_synthetic=write_synthetic_criteo,  # same format: a stand-in is one day file
+        download=None,
+        card="datasets/criteo-1tb.md",
+        manual_download=(
+            "download the day files day_0 .. day_23 (about 340 GB gzipped) from the Hugging Face "
+            "dataset criteo/CriteoClickLogs after accepting Criteo's terms, into one folder, "
+            "then pass --data FOLDER"
+        ),
     ),
 }
 

@@ -23,6 +23,7 @@ import numpy as np
 from harness.data.schema import EncodedDataset
 from harness.families._gbdt import (
     CurveRecorder,
+    MemoryModel,
     check,
     feature_matrix,
     rows_per_second,
@@ -32,6 +33,9 @@ from harness.families.base import FitResult, TrainContext
 from harness.metrics import binary_metrics
 
 __all__ = ["LIGHTGBM", "LightGBMConfig", "LightGBMFamily"]
+
+# Peak training memory, measured (see MemoryModel): bounds the rows when max_train_rows is None.
+_MEMORY = MemoryModel(per_row=480)
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ class LightGBMFamily:
 
         if not isinstance(config, LightGBMConfig):
             raise TypeError(f"expected a LightGBMConfig, got {type(config).__name__}")
-        train, notes = training_rows("LightGBM", data, config.max_train_rows, ctx)
+        train, notes = training_rows("LightGBM", data, config.max_train_rows, ctx, _MEMORY)
         n_num = data.schema.n_num
         n_cat = int(train.x_cat.shape[1])
         cat_idx = list(range(n_num, n_num + n_cat)) if config.categorical == "native" else []

@@ -1,4 +1,4 @@
-"""Tuning one model family with Ray Tune + Optuna: the one module in harness that imports ``ray``.
+"""Tuning one model family with Ray Tune + Optuna (with `harness.distributed`, the ``ray`` users).
 
 ``tune_family`` runs a Ray Tune ``Tuner`` whose searcher is ``OptunaSearch`` (TPE) backed by a
 persistent SQLite study, one per suite and family (``"<suite>/<family>"``), so a second run adds
@@ -36,6 +36,7 @@ import optuna
 import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 from rich.console import Console
 from rich.progress import (
@@ -49,6 +50,7 @@ from rich.progress import (
 )
 
 from harness.data.schema import EncodedDataset
+from harness.distributed.session import ClusterResources, ray_session
 from harness.errors import HarnessError
 from harness.families.base import EpochMetrics, Family, TrainContext
 from harness.results.table import TrialResult, append_results, package_versions
@@ -68,7 +70,6 @@ METRIC = "valid_auc"
 MODE = "max"
 # The Optuna trial number travels in each trial's config under this key (not a parameter).
 _STUDY_TRIAL_KEY = "__study_trial"
-_GiB = 1 << 30
 
 log = logging.getLogger(__name__)
 
@@ -139,82 +140,6 @@ def plan_resources(
     if max_concurrent_trials is not None:
         limit = max(1, min(limit, max_concurrent_trials))
     return ResourcePlan(cpus_per_trial, gpus_per_trial, limit, tuple(notes))
-
-
-def _object_store_bytes() -> int:
-    """A modest object store: min(2 GiB, 10% of RAM), never below Ray's ~75 MiB minimum."""
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        ram = 16 * _GiB
-    return max(100 << 20, min(2 * _GiB, ram // 10))
-
-
-def _init_ray(address: str | None, num_cpus: int | None, num_gpus: int | None) -> None:
-    """Starts a quiet local Ray (or joins ``address``)."""
-    # NOTE: Ray 2.60 turns token authentication on by default for a local cluster and writes a
-    # token to ~/.ray/auth_token itself when there is none, so a local run needs no setup.
-    # Its "token authentication is enabled" warning is why the log level is ERROR.
-    kwargs: dict[str, Any] = {
-        "include_dashboard": False,
-        "ignore_reinit_error": True,
-        "logging_level": logging.ERROR,
-        "log_to_driver": False,
-    }
-    try:
-        if address is not None:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(
-                num_cpus=num_cpus,
-                num_gpus=num_gpus,
-                object_store_memory=_object_store_bytes(),
-                **kwargs,
-            )
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-        raise HarnessError(f"could not start {where}: {' '.join(str(e).split())}") from None
-
-
-@dataclass(frozen=True)
-class ClusterResources:
-    """What the Ray cluster offers, as Ray sees it."""
-
-    cpus: float
-    gpus: float
-
-
-def _cluster() -> ClusterResources:
-    seen = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    return ClusterResources(float(seen.get("CPU", 0.0)), float(seen.get("GPU", 0.0)))
-
-
-@contextlib.contextmanager
-def ray_session(
-    address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None
-) -> Iterator[ClusterResources]:
-    """Ray for the duration of a ``with`` block: joins ``address`` or starts a quiet local cluster.
-
-    A Ray already initialised in this process is used as it is and left running; one started
-    here is shut down on leaving the block (also on an error or Ctrl-C).
-
-    Args:
-        address: an existing cluster (``"auto"``, ``"host:6379"``, ``"ray://host:10001"``); None
-            starts a local one.
-        num_cpus: CPUs of a local cluster (default: all).
-        num_gpus: GPUs of a local cluster (default: those Ray detects).
-
-    Yields:
-        The cluster's CPUs and GPUs.
-    """
-    if ray.is_initialized():
-        yield _cluster()
-        return
-    _init_ray(address, num_cpus, num_gpus)
-    try:
-        yield _cluster()
-    finally:
-        ray.shutdown()
 
 
 # --- the trial -----------------------------------------------------------------------------
@@ -386,6 +311,11 @@ class _Collector(tune.Callback):
                 "seconds": result.get("epoch_seconds"),
             }
         )
+        if _finite(result.get(METRIC)):
+            self._show(
+                latest=f"(trial {trial.trial_id} epoch {result.get('epoch')}: "
+                f"valid AUC {float(result[METRIC]):.4f})"
+            )
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         last = trial.last_result or {}
@@ -393,6 +323,14 @@ class _Collector(tune.Callback):
             self._add(trial, "complete", last)
         else:
             self._add(trial, "pruned", last)
+
+    def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+        # Trials still running when Ray's hard time limit ended the experiment get no
+        # on_trial_complete: record them too, with the validation curve they reached.
+        recorded = {r.trial_id for r in self.rows}
+        for trial in trials:
+            if str(trial.trial_id) not in recorded and trial.trial_id in self._started:
+                self._add(trial, "pruned", trial.last_result or {})
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         self._add(trial, "failed", trial.last_result or {}, error=_error_line(trial))
@@ -404,17 +342,19 @@ class _Collector(tune.Callback):
             append_results(self.info.results_path, [row])
         if row.valid_auc is not None and not math.isnan(row.valid_auc):
             self._best = max(self._best, row.valid_auc)
-        if self._progress is not None and self._task is not None:
-            best = f"{self._best:.4f}" if self._best > -math.inf else "-"
-            failed = sum(r.status == "failed" for r in self.rows)
-            pruned = sum(r.status == "pruned" for r in self.rows)
-            self._progress.update(
-                self._task,
-                advance=1,
-                description=(
-                    f"{self.info.study}  best valid AUC {best}  pruned {pruned}  failed {failed}"
-                ),
-            )
+        self._show(advance=1)
+
+    def _show(self, *, advance: int = 0, latest: str = "") -> None:
+        """Trials done (the bar), best valid AUC, pruned/failed counts, and the latest epoch."""
+        if self._progress is None or self._task is None:
+            return
+        best = f"{self._best:.4f}" if self._best > -math.inf else "-"
+        failed = sum(r.status == "failed" for r in self.rows)
+        pruned = sum(r.status == "pruned" for r in self.rows)
+        text = f"{self.info.study}  best valid AUC {best}  pruned {pruned}  failed {failed}"
+        self._progress.update(
+            self._task, advance=advance, description=f"{text}  {latest}" if latest else text
+        )
 
     def _row(self, trial: Any, status: str, last: Mapping[str, Any], error: str) -> TrialResult:
         info = self.info
@@ -440,7 +380,7 @@ class _Collector(tune.Callback):
             epochs = int(curve[-1]["epoch"]) if curve else 0
             curve_json = json.dumps(curve)
             if status == "pruned":
-                notes.append("stopped early by the ASHA scheduler or the time budget")
+                notes.append("stopped early by the ASHA scheduler or the time limit")
         notes.extend(str(last[k]) for k in ("device_note", "notes") if last.get(k))
         if status == "failed" and _error_file(trial):
             notes.append(f"traceback in {_error_file(trial)}")
@@ -533,6 +473,7 @@ def tune_family(
     dataset_id: str | None = None,
     num_samples: int,
     time_budget_s: float | None = None,
+    hard_time_limit_s: float | None = None,
     seed: int = 0,
     cpus_per_trial: float = 1,
     gpus_per_trial: float = 0.0,
@@ -561,7 +502,10 @@ def tune_family(
         study_db: the SQLite file of the suite's Optuna studies (created if missing); a second
             call adds trials to the same study.
         num_samples: trials to run in this call.
-        time_budget_s: stop launching and stop running trials after this many seconds.
+        time_budget_s: no trial starts after this many seconds (a soft budget: the trials
+            running then may finish).
+        hard_time_limit_s: Ray stops trials still running after this many seconds (default
+            1.5 x ``time_budget_s``); they become "pruned" rows with the curve they reached.
         seed: the training seed of every trial (the TPE sampler's seed is derived from it and
             the number of trials already in the study, so a re-run samples new points).
         cpus_per_trial: CPUs (training threads) per trial.
@@ -678,11 +622,16 @@ def tune_family(
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(
-                    search_alg=searcher,
+                    search_alg=searcher
+                    if time_budget_s is None
+                    else _Deadline(searcher, time.time() + time_budget_s),
                     scheduler=scheduler,
                     num_samples=num_samples,
                     max_concurrent_trials=plan.max_concurrent_trials,
-                    time_budget_s=time_budget_s,
+                    # A soft budget: after it no new trial starts (``_Deadline``); running
+                    # trials get until the hard limit to finish before Ray stops them.
+                    time_budget_s=hard_time_limit_s
+                    or (None if time_budget_s is None else 1.5 * time_budget_s),
                     trial_dirname_creator=_trial_dirname,
                 ),
                 run_config=tune.RunConfig(
@@ -698,6 +647,54 @@ def tune_family(
             with contextlib.redirect_stdout(io.StringIO()), _quiet_logger("ray.tune"):
                 tuner.fit()
         return collector.rows
+
+
+class _Deadline(Searcher):
+    """Wraps a searcher so that no trial starts after ``deadline`` (a ``time.time()``).
+
+    Ray Tune's own ``time_budget_s`` stops running trials mid-epoch, losing their test scores;
+    this stops launching new ones instead, so the trials running at the deadline can finish.
+    """
+
+    def __init__(self, searcher: Searcher, deadline: float) -> None:
+        self.searcher = searcher
+        self.deadline = deadline
+        super().__init__(metric=searcher.metric, mode=searcher.mode)
+
+    def set_search_properties(
+        self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
+    ) -> bool:
+        return bool(self.searcher.set_search_properties(metric, mode, config, **spec))
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        return bool(self.searcher.set_max_concurrency(max_concurrent))
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
+        # Searcher.FINISHED (a string) tells Ray Tune that this searcher has no more trials.
+        if time.time() >= self.deadline:
+            return Searcher.FINISHED
+        return self.searcher.suggest(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        self.searcher.on_trial_result(trial_id, result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        self.searcher.on_trial_complete(trial_id, result=result, error=error)
+
+    # Ray saves a wrapper's own state here and the wrapped searcher's through save().
+    def get_state(self) -> dict[str, Any]:
+        return {"deadline": self.deadline}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.deadline = state["deadline"]
+
+    def save(self, checkpoint_path: str) -> None:
+        self.searcher.save(checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.searcher.restore(checkpoint_path)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import harness.data.preprocess as preprocess
+import harness.data.shards as shards
+import harness.data.vocab as vocab
 from harness.data.cache import load_encoded
 from harness.data.criteo import read_criteo
 from harness.data.preprocess import PreprocessConfig, describe, prepare_criteo
@@ -133,7 +135,7 @@ def test_second_call_is_a_cache_hit(
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("the raw file was read again")
 
-    monkeypatch.setattr(preprocess, "iter_criteo_blocks", no_reading)
+    monkeypatch.setattr(shards, "iter_criteo_blocks", no_reading)
     second = _prepare(path, tmp_path / "cache")
     assert second.cache_dir == first.cache_dir
     np.testing.assert_array_equal(second.train.x_cat, first.train.x_cat)
@@ -168,7 +170,7 @@ def test_interrupted_build_leaves_no_cache(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(preprocess, "_encode_pass", crash)
+        patch.setattr(preprocess, "encode_shard", crash)
         with pytest.raises(KeyboardInterrupt):
             _prepare(path, cache)
     assert list(cache.iterdir()) == []  # neither a half cache nor a temporary folder
@@ -200,7 +202,7 @@ def test_id_table_matches_a_dict() -> None:
     rng = np.random.default_rng(0)
     values = np.unique(rng.integers(0, 2**32, size=30_000, dtype=np.uint64)).astype(np.uint32)
     values = np.concatenate([[0, 2**32 - 1], rng.permutation(values)]).astype(np.uint32)
-    table = preprocess._IdTable(values)
+    table = vocab.IdTable(values)
     queries = np.concatenate(
         [values, rng.integers(0, 2**32, size=20_000, dtype=np.uint64).astype(np.uint32)]
     )
@@ -208,7 +210,7 @@ def test_id_table_matches_a_dict() -> None:
     ids = table.lookup(queries)
     assert ids.dtype == np.int32
     np.testing.assert_array_equal(ids, [expected.get(int(q), RARE_ID) for q in queries])
-    assert (preprocess._IdTable(np.zeros(0, np.uint32)).lookup(values[:5]) == RARE_ID).all()
+    assert (vocab.IdTable(np.zeros(0, np.uint32)).lookup(values[:5]) == RARE_ID).all()
 
 
 def test_large_vocabulary_path_gives_the_same_ids(
@@ -216,7 +218,7 @@ def test_large_vocabulary_path_gives_the_same_ids(
 ) -> None:
     path = write_synthetic_criteo(tmp_path / "s.txt", 2000, seed=3)
     default = _prepare(path, tmp_path / "c1", min_count=1)
-    monkeypatch.setattr(preprocess, "_POLARS_VOCAB_MAX", 0)  # every column through _IdTable
+    monkeypatch.setattr(vocab, "POLARS_VOCAB_MAX", 0)  # every column through IdTable
     tables = _prepare(path, tmp_path / "c2", min_count=1)
     assert _arrays(default) == _arrays(tables)
 

@@ -221,3 +221,78 @@ def test_a_failing_trial_is_a_failed_row_and_the_others_finish(
     study = optuna.load_study(study_name="unit/lightgbm", storage=f"sqlite:///{db}")
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.FAIL) == 1
+
+
+@dataclass(frozen=True)
+class Sleepy:
+    """A family whose every epoch takes ``seconds`` and scores a fixed AUC."""
+
+    seconds: float
+    epochs: int = 2
+    name: str = "lightgbm"
+    kind: Literal["gbdt", "neural"] = "gbdt"
+    config_type: type[Any] = LightGBMConfig
+
+    def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
+        import time
+
+        from harness.families.base import EpochMetrics
+        from harness.metrics import Metrics
+
+        curve = []
+        for epoch in range(1, self.epochs + 1):
+            time.sleep(self.seconds)
+            curve.append(EpochMetrics(epoch, Metrics(0.7, 0.5), seconds=self.seconds))
+            ctx.on_epoch(curve[-1])
+        return FitResult(
+            valid=Metrics(0.7, 0.5),
+            test=Metrics(0.69, 0.5),
+            best_epoch=self.epochs,
+            curve=tuple(curve),
+            n_params=1,
+            train_seconds=self.seconds * self.epochs,
+        )
+
+
+@pytest.mark.parametrize("cluster", [{"num_cpus": 2}], indirect=True)
+def test_time_budget_stops_launching_and_lets_running_trials_finish(
+    cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    rows = tune_family(
+        Sleepy(seconds=1.5),
+        lightgbm_space,
+        planted,
+        suite="unit",
+        study_db=tmp_path / "s.sqlite3",
+        num_samples=8,
+        time_budget_s=2.0,
+        hard_time_limit_s=120.0,
+        show_progress=False,
+    )
+    # Each trial takes 3 s and 2 run at once: only those launched in the first 2 s start.
+    assert 1 <= len(rows) < 8
+    assert all(r.status == "complete" and r.test_auc == 0.69 for r in rows)
+
+
+@pytest.mark.parametrize("cluster", [{"num_cpus": 2}], indirect=True)
+def test_trials_cut_by_the_hard_limit_are_recorded(
+    cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    table = tmp_path / "results.parquet"
+    rows = tune_family(
+        Sleepy(seconds=4.0, epochs=20),
+        lightgbm_space,
+        planted,
+        suite="unit",
+        study_db=tmp_path / "s.sqlite3",
+        results_path=table,
+        num_samples=2,
+        time_budget_s=5.0,
+        hard_time_limit_s=12.0,
+        show_progress=False,
+    )
+    assert len(rows) == 2
+    assert all(r.status == "pruned" and r.test_auc is None for r in rows)
+    # Each reached a few epochs before the limit: its curve and best validation AUC are kept.
+    assert all(r.valid_auc == 0.7 and r.epochs >= 1 for r in rows)
+    assert len(read_results(table)) == 2
