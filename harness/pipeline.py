@@ -138,6 +138,18 @@ def _data(
     )
     if source.path is not None:
         console.print(f"data: {source.path} (from {source.origin})")
+        if opts.address is not None and len(source.files) > 1:
+            # Several raw files and a cluster: one Ray task per file (harness/distributed/).
+            from harness.distributed.prepare import prepare_distributed
+
+            return prepare_distributed(
+                source.files,
+                config,
+                cache_root=cache_root(),
+                address=opts.address,
+                progress=opts.progress,
+                name=adapter.name,
+            )
         return adapter.prepare(
             source.path, config, cache_root=cache_root(), progress=opts.progress, name=adapter.name
         )

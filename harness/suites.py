@@ -45,6 +45,13 @@ SUITES: dict[str, Suite] = {
         description="Criteo Kaggle display-advertising CTR (dac): 13 numeric, 26 categorical",
         families=("lightgbm", "catboost", "dcnv2"),
     ),
+    "criteo-1tb": Suite(
+        name="criteo-1tb",
+        dataset="criteo-1tb",
+        description="Criteo 1TB click logs (24 day files, ~4.4B rows): for a Ray cluster",
+        families=("lightgbm", "catboost", "dcnv2"),
+        time_budget_s=12 * 3600.0,
+    ),
 }
 
 

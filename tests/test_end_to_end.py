@@ -130,3 +130,26 @@ def test_real_criteo_rows(
     assert "train 8,000 · valid 1,000 · test 1,000" in board
     aucs = _check_outputs(out, "criteo", 2)
     assert aucs["lightgbm"] > 0.70, aucs
+
+
+def test_criteo_1tb_suite_on_a_ray_cluster(
+    tmp_path: Path, harness_home: Path, spaces: Path, write_days: Callable[..., list[Path]]
+) -> None:
+    """Day files prepared by Ray tasks on the cluster; trials memory-map the shared cache."""
+    import ray
+
+    days = write_days(rows=[4000, 4000, 4000], gz={1})
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        out = tmp_path / "out"
+        argv = ["run", "--suite", "criteo-1tb", "--data", str(days[0].parent)]
+        argv += ["--models", "lightgbm", "--trials", "2", "--address", "auto", "--quiet"]
+        assert main([*argv, "--out", str(out), "--search-spaces", str(spaces)]) == 0
+    finally:
+        ray.shutdown()
+    board = (out / "leaderboards" / "criteo-1tb.md").read_text()
+    assert "train 9,600 · valid 1,200 · test 1,200" in board
+    (cache,) = (harness_home / "cache").iterdir()
+    assert '"runner": "ray: one task per shard' in (cache / "meta.json").read_text()
+    rows = read_results(out / "runs" / "criteo-1tb" / "results.parquet")
+    assert len(rows) == 2 and any(r.status == "complete" for r in rows)

@@ -18,12 +18,18 @@ __all__ = ["EpochMetrics", "Family", "FitResult", "TrainContext"]
 
 @dataclass(frozen=True)
 class EpochMetrics:
-    """Validation metrics after one epoch (or one boosting round block for a GBDT)."""
+    """Validation metrics after one epoch (or one boosting round block for a GBDT).
+
+    ``test`` is set only on an epoch whose validation AUC is the best so far (neural families):
+    a trial stopped later by the scheduler or the time limit then still has the test score of
+    its best epoch. It is reported, never used to choose anything.
+    """
 
     epoch: int
     valid: Metrics
     train_loss: float | None = None
     seconds: float = 0.0
+    test: Metrics | None = None
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ def summarize(
 ) -> list[FamilySummary]:
     """Best configuration per family, ranked by validation AUC (families with no result last).
 
-    Only completed trials with test metrics can be "best": a pruned trial never saw the test split.
+    Any trial with a test score can be "best": a completed one, or one stopped early (by ASHA
+    or the time limit) whose family scored test at its best epoch before it was stopped.
 
     Args:
         rows: trial rows of one dataset and protocol.
@@ -56,7 +57,7 @@ def summarize(
     out: list[FamilySummary] = []
     for family, kind in kinds.items():
         mine = [r for r in rows if r.family == family]
-        done = [r for r in mine if r.status == "complete" and r.test_auc is not None]
+        done = [r for r in mine if r.status != "failed" and r.test_auc is not None]
         best = max(done, key=_score, default=None)
         wall = (wall_seconds or {}).get(family, sum(r.wall_seconds for r in mine))
         out.append(

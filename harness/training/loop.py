@@ -257,24 +257,33 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
             valid = _score(
                 data.valid, predict(model, data.valid, device, batch_size=cfg.eval_batch_size)
             )
+            improved = _improved(valid.auc, best_auc)
+            test = None
+            if improved:
+                best_auc, best_epoch = valid.auc, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                # Scored now, not after the loop: a trial stopped by the scheduler or the time
+                # limit keeps the test score of its best epoch so far.
+                test = _score(
+                    data.test, predict(model, data.test, device, batch_size=cfg.eval_batch_size)
+                )
             metrics = EpochMetrics(
                 epoch=epoch,
                 valid=valid,
                 train_loss=stats.mean_loss,
                 seconds=time.perf_counter() - epoch_start,
+                test=test,
             )
             curve.append(metrics)
             ctx.on_epoch(metrics)
-            if _improved(valid.auc, best_auc):
-                best_auc, best_epoch = valid.auc, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            elif epoch - best_epoch >= cfg.patience:
+            if not improved and epoch - best_epoch >= cfg.patience:
                 break
     model.load_state_dict(best_state)
-    test = _score(data.test, predict(model, data.test, device, batch_size=cfg.eval_batch_size))
+    best = curve[best_epoch - 1]
+    assert best.test is not None  # scored when it became the best epoch
     return FitResult(
-        valid=curve[best_epoch - 1].valid,
-        test=test,
+        valid=best.valid,
+        test=best.test,
         best_epoch=best_epoch,
         curve=tuple(curve),
         n_params=sum(p.numel() for p in model.parameters()),

@@ -207,6 +207,8 @@ def _run_trial(
                 "epoch": m.epoch,
                 "train_loss": math.nan if m.train_loss is None else m.train_loss,
                 "epoch_seconds": m.seconds,
+                **({} if m.test is None else {"epoch_test_auc": m.test.auc}),
+                **({} if m.test is None else {"epoch_test_logloss": m.test.logloss}),
                 **where,
             }
         )
@@ -239,6 +241,8 @@ def _curve_point(m: EpochMetrics) -> dict[str, Any]:
         "valid_logloss": m.valid.logloss,
         "train_loss": m.train_loss,
         "seconds": m.seconds,
+        "test_auc": None if m.test is None else m.test.auc,
+        "test_logloss": None if m.test is None else m.test.logloss,
     }
 
 
@@ -309,6 +313,8 @@ class _Collector(tune.Callback):
                 "valid_logloss": result.get("valid_logloss"),
                 "train_loss": _none_if_nan(result.get("train_loss")),
                 "seconds": result.get("epoch_seconds"),
+                "test_auc": result.get("epoch_test_auc"),
+                "test_logloss": result.get("epoch_test_logloss"),
             }
         )
         if _finite(result.get(METRIC)):
@@ -363,12 +369,15 @@ class _Collector(tune.Callback):
         curve = self._curves.get(trial.trial_id, [])
         start, started_at = self._started.get(trial.trial_id, (time.time(), ""))
         notes = list(info.notes)
+        test_auc = test_logloss = None
         if status == "complete":
             valid_auc, valid_logloss = last.get(METRIC), last.get("valid_logloss")
+            test_auc, test_logloss = last.get("test_auc"), last.get("test_logloss")
             curve_json = str(last.get("curve", "[]"))
             best_epoch, epochs = last.get("best_epoch"), int(last.get("epochs", 0))
         else:
-            # Pruned or failed: the best epoch of the curve so far; no test metrics.
+            # Pruned or failed: the best epoch of the curve so far, and its test score where the
+            # family measured one at that epoch (neural families do, at each new best epoch).
             best = max(
                 (p for p in curve if _finite(p.get("valid_auc"))),
                 key=lambda p: float(p["valid_auc"]),
@@ -381,6 +390,9 @@ class _Collector(tune.Callback):
             curve_json = json.dumps(curve)
             if status == "pruned":
                 notes.append("stopped early by the ASHA scheduler or the time limit")
+                if best is not None and _finite(best.get("test_auc")):
+                    test_auc, test_logloss = best["test_auc"], best.get("test_logloss")
+                    notes.append(f"test scored at its best epoch ({best['epoch']})")
         notes.extend(str(last[k]) for k in ("device_note", "notes") if last.get(k))
         if status == "failed" and _error_file(trial):
             notes.append(f"traceback in {_error_file(trial)}")
@@ -398,8 +410,8 @@ class _Collector(tune.Callback):
             error=error,
             valid_auc=_opt_float(valid_auc),
             valid_logloss=_opt_float(valid_logloss),
-            test_auc=_opt_float(last.get("test_auc")) if status == "complete" else None,
-            test_logloss=_opt_float(last.get("test_logloss")) if status == "complete" else None,
+            test_auc=_opt_float(test_auc),
+            test_logloss=_opt_float(test_logloss),
             best_epoch=None if best_epoch is None else int(best_epoch),
             epochs=epochs,
             curve=curve_json,

@@ -68,6 +68,14 @@ def test_best_is_by_valid_auc_among_completed(rows: list[TrialResult]) -> None:
     assert by_family["deepfm"].best is None and by_family["deepfm"].trials == 0
 
 
+def test_a_stopped_trial_with_a_test_score_can_lead(rows: list[TrialResult]) -> None:
+    # A DCN-v2 trial cut by the time limit after its best epoch was scored on test.
+    cut = _row("dcnv2", "pruned", 0.805, 0.792)
+    by_family = {s.family: s for s in summarize([*rows, cut], KINDS)}
+    assert by_family["dcnv2"].best is cut
+    assert (by_family["dcnv2"].complete, by_family["dcnv2"].pruned) == (1, 1)
+
+
 def test_lift_is_against_best_gbdt_by_validation(rows: list[TrialResult]) -> None:
     by_family = {s.family: s for s in summarize(rows, KINDS)}
     # lightgbm (valid 0.790) beats catboost (0.785) by validation, though catboost tests higher.

@@ -71,6 +71,10 @@ def test_early_stopping_stops_and_restores_the_best_epoch(
     # Test is the validation split, so scoring it reproduces epoch 1 only with epoch 1's weights.
     assert result.test.auc == pytest.approx(epochs[0].valid.auc, abs=1e-12)
     assert result.test.logloss == pytest.approx(epochs[0].valid.logloss, rel=1e-6)
+    # Test is scored when an epoch becomes the best so far, and only then: a trial stopped
+    # after epoch 2 by a scheduler would still report epoch 1's test score.
+    assert epochs[0].test == result.test
+    assert epochs[1].test is None
 
 
 def test_patience_waits_for_improvement(make_dataset: Callable[..., EncodedDataset]) -> None:

@@ -242,7 +242,9 @@ class Sleepy:
         curve = []
         for epoch in range(1, self.epochs + 1):
             time.sleep(self.seconds)
-            curve.append(EpochMetrics(epoch, Metrics(0.7, 0.5), seconds=self.seconds))
+            # Like a neural family: test is scored on the best epoch so far (epoch 1 here).
+            test = Metrics(0.69, 0.5) if epoch == 1 else None
+            curve.append(EpochMetrics(epoch, Metrics(0.7, 0.5), seconds=self.seconds, test=test))
             ctx.on_epoch(curve[-1])
         return FitResult(
             valid=Metrics(0.7, 0.5),
@@ -292,7 +294,9 @@ def test_trials_cut_by_the_hard_limit_are_recorded(
         show_progress=False,
     )
     assert len(rows) == 2
-    assert all(r.status == "pruned" and r.test_auc is None for r in rows)
-    # Each reached a few epochs before the limit: its curve and best validation AUC are kept.
-    assert all(r.valid_auc == 0.7 and r.epochs >= 1 for r in rows)
+    assert all(r.status == "pruned" for r in rows)
+    # Each reached a few epochs before the limit: its curve, best validation AUC and the test
+    # score of that best epoch are kept.
+    assert all(r.valid_auc == 0.7 and r.epochs >= 1 and r.best_epoch == 1 for r in rows)
+    assert all(r.test_auc == 0.69 and "test scored at its best epoch (1)" in r.notes for r in rows)
     assert len(read_results(table)) == 2
