@@ -28,13 +28,15 @@ no GPU) with the scripts in `benchmarks/` (`make bench`). Each section says how 
 Figures on a shared machine vary from run to run: compare ratios measured side by side in one
 run, as the sections do, rather than absolute figures across sections.
 Targets come from the issues and `../shared/YARDSTICKS.md` (peer libraries on this machine).
+
 """
 
 
 def assemble() -> Path:
+    # headline.md: the figures against their targets, kept by hand from the sections' output.
     sections = [
         (HERE / "results" / f"{name}.md").read_text().strip()
-        for name in BENCHMARKS
+        for name in ("headline", *BENCHMARKS)
         if (HERE / "results" / f"{name}.md").exists()
     ]
     stamp = f"_Assembled {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from benchmarks/results/._\n"
