@@ -28,7 +28,7 @@ def leaderboard_table(title: str, rows: Sequence[FamilySummary]) -> Table:
         ("wall", "right"),
         ("params", "right"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for s in rows:
         b = s.best
         table.add_row(

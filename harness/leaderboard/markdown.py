@@ -71,6 +71,11 @@ def _metric(v: float | None, digits: int = 4) -> str:
     return "—" if v is None or v != v else f"{v:.{digits}f}"
 
 
+def _seconds(v: float | None) -> str:
+    # A trial stopped before it finished has no total training time.
+    return "—" if v is None else format_seconds(v)
+
+
 def _lift(s: FamilySummary) -> str:
     if s.reference:
         return "reference"
@@ -124,7 +129,7 @@ def render(info: RunInfo, rows: Sequence[FamilySummary]) -> str:
         lines.append(
             f"| {rank} | {s.family} | {_metric(b.valid_auc)} | {_metric(b.test_auc)} | "
             f"{_metric(b.test_logloss)} | {_lift(s)} | {counts} | "
-            f"{format_seconds(s.wall_seconds)} | {format_seconds(b.train_seconds or 0.0)} | "
+            f"{format_seconds(s.wall_seconds)} | {_seconds(b.train_seconds)} | "
             f"{format_params(b.n_params)} | {_config(b.params)} |"
         )
     notes = [(s.family, s.best.notes) for s in rows if s.best is not None and s.best.notes]
