@@ -28,7 +28,8 @@ def leaderboard_table(title: str, rows: Sequence[FamilySummary]) -> Table:
         ("wall", "right"),
         ("params", "right"),
     ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        # Family names stay whole; numbers may wrap on a narrow terminal.
+        table.add_column(name, justify=justify, no_wrap=name == "model")  # type: ignore[arg-type]
     for s in rows:
         b = s.best
         table.add_row(
