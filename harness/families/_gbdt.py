@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -21,10 +22,12 @@ from harness.families.base import EpochMetrics, TrainContext
 from harness.metrics import Metrics
 
 __all__ = [
+    "BoostingFields",
     "CurveRecorder",
     "MemoryModel",
     "available_memory",
     "check",
+    "check_boosting",
     "feature_matrix",
     "rows_per_second",
     "sample_rows",
@@ -36,6 +39,39 @@ def check(ok: bool, message: str) -> None:
     """Raises ``ValueError(message)`` unless ``ok``: the one-line validation used by configs."""
     if not ok:
         raise ValueError(message)
+
+
+class BoostingFields(Protocol):
+    """The fields every GBDT config shares (validated once, by ``check_boosting``)."""
+
+    @property
+    def learning_rate(self) -> float: ...
+    @property
+    def early_stopping_rounds(self) -> int: ...
+    @property
+    def rounds_per_epoch(self) -> int: ...
+    @property
+    def max_train_rows(self) -> int | None: ...
+
+
+def check_boosting(config: BoostingFields) -> None:
+    """Validates the shared GBDT fields; each message names the field and its value."""
+    check(
+        0.0 < config.learning_rate <= 1.0,
+        f"learning_rate must lie in (0, 1], got {config.learning_rate=}",
+    )
+    check(
+        config.early_stopping_rounds >= 1,
+        f"early_stopping_rounds must be >= 1, got {config.early_stopping_rounds=}",
+    )
+    check(
+        config.rounds_per_epoch >= 1,
+        f"rounds_per_epoch must be >= 1, got {config.rounds_per_epoch=}",
+    )
+    check(
+        config.max_train_rows is None or config.max_train_rows >= 1,
+        f"max_train_rows must be >= 1 or None (all rows), got {config.max_train_rows=}",
+    )
 
 
 def sample_rows(split: EncodedSplit, max_rows: int | None, seed: int) -> tuple[EncodedSplit, str]:

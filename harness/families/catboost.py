@@ -21,6 +21,7 @@ from harness.families._gbdt import (
     CurveRecorder,
     MemoryModel,
     check,
+    check_boosting,
     rows_per_second,
     training_rows,
 )
@@ -70,11 +71,8 @@ class CatBoostConfig:
     max_train_rows: int | None = None
 
     def __post_init__(self) -> None:
+        check_boosting(self)
         check(self.iterations >= 1, f"iterations must be >= 1, got {self.iterations=}")
-        check(
-            0.0 < self.learning_rate <= 1.0,
-            f"learning_rate must lie in (0, 1], got {self.learning_rate=}",
-        )
         check(1 <= self.depth <= 16, f"depth must lie in [1, 16], got {self.depth=}")
         check(self.l2_leaf_reg >= 0.0, f"l2_leaf_reg must be >= 0, got {self.l2_leaf_reg=}")
         check(
@@ -96,18 +94,6 @@ class CatBoostConfig:
         check(
             self.one_hot_max_size >= 0,
             f"one_hot_max_size must be >= 0, got {self.one_hot_max_size=}",
-        )
-        check(
-            self.early_stopping_rounds >= 1,
-            f"early_stopping_rounds must be >= 1, got {self.early_stopping_rounds=}",
-        )
-        check(
-            self.rounds_per_epoch >= 1,
-            f"rounds_per_epoch must be >= 1, got {self.rounds_per_epoch=}",
-        )
-        check(
-            self.max_train_rows is None or self.max_train_rows >= 1,
-            f"max_train_rows must be >= 1 or None (all rows), got {self.max_train_rows=}",
         )
 
 

@@ -25,6 +25,7 @@ from harness.families._gbdt import (
     CurveRecorder,
     MemoryModel,
     check,
+    check_boosting,
     feature_matrix,
     rows_per_second,
     training_rows,
@@ -79,11 +80,8 @@ class LightGBMConfig:
     max_train_rows: int | None = None
 
     def __post_init__(self) -> None:
+        check_boosting(self)
         check(self.n_estimators >= 1, f"n_estimators must be >= 1, got {self.n_estimators=}")
-        check(
-            0.0 < self.learning_rate <= 1.0,
-            f"learning_rate must lie in (0, 1], got {self.learning_rate=}",
-        )
         check(self.num_leaves >= 2, f"num_leaves must be >= 2, got {self.num_leaves=}")
         check(
             self.max_depth == -1 or self.max_depth >= 1,
@@ -109,18 +107,6 @@ class LightGBMConfig:
             f"categorical must be 'numeric' or 'native', got {self.categorical=}",
         )
         check(self.cat_smooth >= 0.0, f"cat_smooth must be >= 0, got {self.cat_smooth=}")
-        check(
-            self.early_stopping_rounds >= 1,
-            f"early_stopping_rounds must be >= 1, got {self.early_stopping_rounds=}",
-        )
-        check(
-            self.rounds_per_epoch >= 1,
-            f"rounds_per_epoch must be >= 1, got {self.rounds_per_epoch=}",
-        )
-        check(
-            self.max_train_rows is None or self.max_train_rows >= 1,
-            f"max_train_rows must be >= 1 or None (all rows), got {self.max_train_rows=}",
-        )
 
     def lgb_params(self, *, threads: int, seed: int, categorical_idx: list[int]) -> dict[str, Any]:
         """The parameter dict handed to ``lightgbm.train``."""
