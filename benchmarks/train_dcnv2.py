@@ -45,8 +45,8 @@ from harness.data.schema import (
     FeatureSchema,
     NumericFeature,
 )
-from harness.families.base import TrainContext
 from harness.families.dcnv2 import DCNv2Config, build_dcnv2
+from harness.fitting import TrainContext
 from harness.training import (
     LoaderMode,
     fit,

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from harness.data.schema import EncodedDataset, EncodedSplit
-from harness.families.base import EpochMetrics, TrainContext
+from harness.fitting import EpochMetrics, TrainContext
 from harness.metrics import Metrics
 
 __all__ = [

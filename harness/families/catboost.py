@@ -25,7 +25,7 @@ from harness.families._gbdt import (
     rows_per_second,
     training_rows,
 )
-from harness.families.base import FitResult, TrainContext
+from harness.fitting import FitResult, TrainContext
 from harness.metrics import binary_metrics
 
 __all__ = ["CATBOOST", "CatBoostConfig", "CatBoostFamily"]

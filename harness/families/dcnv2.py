@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from harness.data.schema import EncodedDataset, FeatureSchema
-from harness.families.base import FitResult, TrainContext
+from harness.fitting import FitResult, TrainContext
 from harness.models.backbones import ACTIVATIONS, BACKBONES
 from harness.models.embeddings import FusedEmbedding
 from harness.models.interactions import INTERACTIONS

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from harness.data.schema import EncodedDataset, EncodedSplit
 from harness.errors import HarnessError
-from harness.families.base import EpochMetrics, FitResult, TrainContext
+from harness.fitting import EpochMetrics, FitResult, TrainContext
 from harness.metrics import Metrics, binary_metrics
 from harness.models.batch import Batch
 from harness.training.config import TrainConfig

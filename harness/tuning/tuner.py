@@ -52,7 +52,8 @@ from rich.progress import (
 from harness.data.schema import EncodedDataset
 from harness.distributed.session import ClusterResources, ray_session
 from harness.errors import HarnessError
-from harness.families.base import EpochMetrics, Family, TrainContext
+from harness.families.base import Family
+from harness.fitting import EpochMetrics, TrainContext
 from harness.results.table import TrialResult, append_results, package_versions
 from harness.tuning.space import SearchSpace
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harness.data.schema import EncodedDataset
-from harness.families.base import EpochMetrics, TrainContext
 from harness.families.catboost import CATBOOST, CatBoostConfig
 from harness.families.registry import get_family
+from harness.fitting import EpochMetrics, TrainContext
 
 SMALL = {"iterations": 200, "learning_rate": 0.2, "depth": 4, "early_stopping_rounds": 20}
 

@@ -13,8 +13,9 @@ from harness.data.schema import (
     FeatureSchema,
     NumericFeature,
 )
-from harness.families.base import EpochMetrics, Family, TrainContext
+from harness.families.base import Family
 from harness.families.dcnv2 import DCNV2, DCNv2Config, build_dcnv2
+from harness.fitting import EpochMetrics, TrainContext
 from harness.models import CrossNetV2, DCNv2Ranker
 
 CARDS = (6, 6, 4)

@@ -8,7 +8,7 @@ import numpy as np
 
 from harness.data.schema import EncodedDataset
 from harness.families._gbdt import MemoryModel, training_rows
-from harness.families.base import TrainContext
+from harness.fitting import TrainContext
 
 MODEL = MemoryModel(per_row=1000, base=10_000)
 

@@ -6,9 +6,9 @@ import pytest
 
 from harness.data.schema import EncodedDataset
 from harness.errors import HarnessError
-from harness.families.base import EpochMetrics, TrainContext
 from harness.families.lightgbm import LIGHTGBM, LightGBMConfig
 from harness.families.registry import FAMILIES, get_family
+from harness.fitting import EpochMetrics, TrainContext
 
 SMALL = {"n_estimators": 300, "learning_rate": 0.1, "num_leaves": 15, "early_stopping_rounds": 20}
 

@@ -15,8 +15,8 @@ import optuna
 import pytest
 
 from harness.data.schema import EncodedDataset, EncodedSplit, FeatureSchema
-from harness.families.base import FitResult, TrainContext
 from harness.families.lightgbm import LIGHTGBM, LightGBMConfig
+from harness.fitting import FitResult, TrainContext
 from harness.results import TrialResult, read_results
 from harness.tuning.space import SearchSpace
 from harness.tuning.tuner import tune_family
@@ -236,7 +236,7 @@ class Sleepy:
     def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
         import time
 
-        from harness.families.base import EpochMetrics
+        from harness.fitting import EpochMetrics
         from harness.metrics import Metrics
 
         curve = []
