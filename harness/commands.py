@@ -66,37 +66,50 @@ def dashboard(args: argparse.Namespace) -> int:
 
 
 def suites() -> int:
-    from harness.families.registry import FAMILIES
-    from harness.pipeline import search_space_dir
+    from harness.models import BACKBONES, HEADS, INTERACTIONS, NUMERIC_ENCODINGS
+    from harness.pipeline import available_models, search_space_dir
     from harness.suites import SUITES
     from harness.tuning.space import load_search_space
 
     table = Table(title="Suites", title_justify="left")
-    for column in ("suite", "dataset", "protocol", "model families", "trials", "budget"):
+    for column in ("suite", "dataset", "protocol", "models", "trials", "budget"):
         table.add_column(column)
     for s in SUITES.values():
         table.add_row(
             s.name,
             s.dataset,
             s.protocol,
-            ", ".join(s.families),
+            ", ".join(s.models),
             str(s.trials),
             f"{s.time_budget_s:g} s (synthetic data: {s.synthetic_time_budget_s:g} s)",
         )
     _out.print(table)
     folder = search_space_dir()
-    spaces = Table(title=f"Model families and search spaces ({folder})", title_justify="left")
-    for column in ("family", "kind", "search space", "searched parameters"):
-        spaces.add_column(column)
-    for name, family in FAMILIES.items():
-        path = folder / f"{name}.toml"
+    spaces = Table(title=f"Models: search-space files in {folder}", title_justify="left")
+    for column in ("model", "family", "what it is", "searched parameters"):
+        spaces.add_column(column, no_wrap=column == "model")
+    for name in available_models(folder):
         try:
-            searched = ", ".join(load_search_space(path, family=name).names)
-            shown = path.name
+            space = load_search_space(folder / f"{name}.toml")
+            searched = ", ".join(n.removeprefix("model.") for n in space.names) or "(none)"
+            spaces.add_row(name, space.family, space.description, searched)
         except HarnessError as e:
-            searched, shown = f"[red]{e}[/]", path.name
-        spaces.add_row(name, family.kind, shown, searched)
+            spaces.add_row(name, "?", f"[red]{e}[/]", "")
     _out.print(spaces)
+    parts = Table(
+        title="Parts a neural model composes (kind = ... in a search space)", title_justify="left"
+    )
+    for column in ("slot", "kind", "what it is"):
+        parts.add_column(column, no_wrap=column != "what it is")
+    for slot, registry in (
+        ("model.tokenizer.numeric", NUMERIC_ENCODINGS),
+        ("model.interaction", INTERACTIONS),
+        ("model.backbone", BACKBONES),
+        ("model.head", HEADS),
+    ):
+        for kind, config in registry.items():
+            parts.add_row(slot, kind, config.summary)
+    _out.print(parts)
     return 0
 
 

@@ -20,7 +20,8 @@ class EpochMetrics:
 
     ``test`` is set only on an epoch whose validation AUC is the best so far (neural families):
     a trial stopped later by the scheduler or the time limit then still has the test score of
-    its best epoch. It is reported, never used to choose anything.
+    its best epoch. It is reported, never used to choose anything. ``valid`` and ``test`` score
+    the first (primary) task; ``valid_tasks`` and ``test_tasks`` every task, in label order.
     """
 
     epoch: int
@@ -28,6 +29,8 @@ class EpochMetrics:
     train_loss: float | None = None
     seconds: float = 0.0
     test: Metrics | None = None
+    valid_tasks: tuple[Metrics, ...] = ()
+    test_tasks: tuple[Metrics, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,12 @@ class TrainContext:
 
 @dataclass(frozen=True)
 class FitResult:
-    """What one fit produced, scored at its best validation epoch."""
+    """What one fit produced, scored at its best validation epoch.
+
+    ``valid`` and ``test`` score the first (primary) task, which the search maximises;
+    ``valid_tasks`` and ``test_tasks`` score every task in label order (empty: only one task
+    was scored).
+    """
 
     valid: Metrics
     test: Metrics
@@ -57,3 +65,5 @@ class FitResult:
     train_seconds: float
     samples_per_s: float | None = None
     notes: str = ""
+    valid_tasks: tuple[Metrics, ...] = ()
+    test_tasks: tuple[Metrics, ...] = ()

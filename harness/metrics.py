@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import log_loss, roc_auc_score
 
-__all__ = ["Metrics", "binary_metrics"]
+__all__ = ["Metrics", "binary_metrics", "task_metrics"]
 
 # Probabilities are clipped before the logloss so one confident mistake costs a large, finite loss.
 _EPS = 1e-7
@@ -46,3 +46,12 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray) -> Metrics:
         raise ValueError("cannot score an empty split")
     auc = float(roc_auc_score(y, q)) if 0.0 < y.mean() < 1.0 else math.nan
     return Metrics(auc=auc, logloss=float(log_loss(y, q, labels=[0.0, 1.0])))
+
+
+def task_metrics(y_true: np.ndarray, p: np.ndarray) -> tuple[Metrics, ...]:
+    """`binary_metrics` of each task: labels and probabilities ``(N, tasks)``, column by column."""
+    y = np.asarray(y_true).reshape(len(y_true), -1)
+    q = np.asarray(p).reshape(len(p), -1)
+    if y.shape != q.shape:
+        raise ValueError(f"labels and predictions differ in shape: {y.shape=} {q.shape=}")
+    return tuple(binary_metrics(y[:, t], q[:, t]) for t in range(y.shape[1]))

@@ -1,15 +1,23 @@
 """``harness run``: raw data to leaderboard, one suite at a time.
 
-Order matters for a user's time: every name and search space is checked before any data is
-read, and the leaderboard is rewritten after each model family, so an interrupted run keeps
-what it finished.
+Order matters for a user's time: every model name and search space is checked before any data
+is read, every space is checked against the dataset's schema before any trial runs (each corner
+of the space is built on torch's meta device: an impossible rank or width is a one-line error,
+not a failed trial), and the leaderboard is rewritten after each model, so an interrupted run
+keeps what it finished.
+
+The time budget is shared by the models in turn: each gets what is left divided by the models
+left (time one model leaves unused goes to the next ones). No trial starts in the last fifth of
+a model's share, and trials still running at its end are stopped and kept with the scores of
+their best epoch so far, so no model eats into another's share.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,23 +31,33 @@ from harness.data.registry import DatasetAdapter, get_dataset
 from harness.data.schema import EncodedDataset
 from harness.data.sources import resolve_data
 from harness.errors import HarnessError
-from harness.families.base import Family
-from harness.families.registry import FAMILIES, get_family
+from harness.families.registry import get_family
 from harness.leaderboard.console import leaderboard_table
 from harness.leaderboard.markdown import RunInfo, render, write_atomic
-from harness.leaderboard.summary import FamilySummary, summarize
+from harness.leaderboard.summary import ModelSummary, summarize
 from harness.paths import cache_root, downloads_dir
 from harness.results.table import TrialResult, read_results
 from harness.suites import Suite, get_suite
 from harness.tuning.space import SearchSpace, load_search_space
 
-__all__ = ["RunOptions", "RunOutcome", "RunPaths", "run_suite", "search_space_dir"]
+__all__ = [
+    "RunOptions",
+    "RunOutcome",
+    "RunPaths",
+    "available_models",
+    "check_against_data",
+    "load_models",
+    "run_suite",
+    "search_space_dir",
+]
 
 
 # Epochs every trial gets before ASHA may stop it. A GBDT "epoch" is a block of boosting rounds
 # (rounds_per_epoch in its search space): stopping after the first block would favour high
 # learning rates, so GBDTs get a few blocks first.
 _GRACE_EPOCHS = {"neural": 1, "gbdt": 4}
+# No trial starts in the last fifth of a model's share; the share's end stops those running.
+_LAUNCH_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -92,7 +110,7 @@ class RunOutcome:
 
     paths: RunPaths
     dataset: EncodedDataset
-    summaries: tuple[FamilySummary, ...]
+    summaries: tuple[ModelSummary, ...]
     trials: tuple[TrialResult, ...] = field(default=())
 
 
@@ -106,24 +124,48 @@ def search_space_dir(explicit: Path | None = None) -> Path:
     return Path(harness.__file__).resolve().parent.parent / "search_spaces"
 
 
-def _families(suite: Suite, models: tuple[str, ...] | None) -> list[Family]:
-    names = models or suite.families
+def available_models(folder: Path) -> tuple[str, ...]:
+    """The model names of a search-space folder (its ``*.toml`` file stems), sorted."""
+    return tuple(sorted(p.stem for p in folder.glob("*.toml")))
+
+
+def load_models(names: Sequence[str], folder: Path) -> list[SearchSpace]:
+    """The validated search space of each named model (duplicates dropped, order kept).
+
+    Raises:
+        HarnessError: no names, or a name without a file (listing the models there).
+    """
     if not names:
-        raise HarnessError(f"--models is empty; valid: {', '.join(sorted(FAMILIES))}")
-    return [get_family(n) for n in dict.fromkeys(names)]
-
-
-def _spaces(families: list[Family], folder: Path) -> dict[str, SearchSpace]:
-    spaces = {}
-    for family in families:
-        path = folder / f"{family.name}.toml"
+        raise HarnessError(f"--models is empty; valid: {', '.join(available_models(folder))}")
+    spaces = []
+    for name in dict.fromkeys(names):
+        path = folder / f"{name}.toml"
         if not path.is_file():
             raise HarnessError(
-                f"no search space for {family.name!r}: {path} is missing; "
-                f"copy one from {search_space_dir()} and edit it"
+                f"no model {name!r}: {path} is missing; models in {folder}: "
+                f"{', '.join(available_models(folder)) or 'none'} (a model is a search-space file)"
             )
-        spaces[family.name] = load_search_space(path, family=family.name)
+        spaces.append(load_search_space(path))
     return spaces
+
+
+def check_against_data(spaces: Sequence[SearchSpace], dataset: EncodedDataset) -> int:
+    """Checks every corner of every space against ``dataset`` before any trial runs.
+
+    Returns:
+        How many configurations were checked.
+
+    Raises:
+        HarnessError: one line naming the file, the key and why the schema rejects it.
+    """
+    checked = 0
+    for space in spaces:
+        checked += space.check(
+            functools.partial(get_family(space.family).validate, data=dataset),
+            against=f"{dataset.title} ({dataset.schema.n_num} numeric, "
+            f"{dataset.schema.n_cat} categorical, {len(dataset.schema.labels)} task(s))",
+        )
+    return checked
 
 
 def _data(
@@ -197,13 +239,15 @@ def _resources(cpus_per_trial: int, address: str | None) -> str:
 
 def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
     """Runs one suite end to end and writes its leaderboard; see the module docstring."""
-    from harness.tuning.tuner import ray_session, tune_family  # the one module importing ray
+    from harness.tuning.tuner import ray_session, tune_model  # the one module importing ray
 
     suite = get_suite(opts.suite)
-    families = _families(suite, opts.models)
-    spaces = _spaces(families, search_space_dir(opts.search_spaces))
+    spaces = load_models(opts.models or suite.models, search_space_dir(opts.search_spaces))
     adapter = get_dataset(suite.dataset)
     dataset = _data(adapter, suite, opts, console)
+    with console.status("checking every search space against the dataset's schema"):
+        checked = check_against_data(spaces, dataset)
+    console.print(f"search spaces: {checked} corner configurations fit the dataset")
     paths = RunPaths.of(opts.out, suite.name, dataset.synthetic)
     dataset_id = Path(dataset.cache_dir).name if dataset.cache_dir else dataset.name
     trials = opts.trials or suite.trials
@@ -226,10 +270,11 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         started_at=f"{started:%Y-%m-%d %H:%M} UTC",
         harness_version=harness.__version__,
         resources=_resources(cpus_per_trial, opts.address),
-        trials_per_family=trials,
+        trials_per_model=trials,
         time_budget_s=budget,
         results_path=str(paths.results),
         storage_url=f"sqlite:///{paths.studies}",
+        models=tuple((s.name, s.family, s.description) for s in spaces),
     )
     if dataset.skipped_rows:
         console.print(f"[yellow]skipped {dataset.skipped_rows:,} malformed rows (--bad-rows skip)")
@@ -237,31 +282,31 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         f"{dataset.title}: train {dataset.train.n_rows:,} · valid {dataset.valid.n_rows:,} · "
         f"test {dataset.test.n_rows:,} rows, protocol {dataset.protocol}"
     )
-    kinds = {f.name: f.kind for f in families}
     wall: dict[str, float] = {}
-    summaries: list[FamilySummary] = []
+    summaries: list[ModelSummary] = []
     this_run: list[TrialResult] = []
     deadline = time.monotonic() + budget
     with ray_session(opts.address) as cluster:
         gpus = opts.gpus_per_trial
         if gpus is None:
             gpus = 1.0 if cluster.gpus >= 1 else 0.0
-        for i, family in enumerate(families):
+        for i, space in enumerate(spaces):
+            family = get_family(space.family)
             left = deadline - time.monotonic()
             if left <= 0:
-                console.print(f"[yellow]time budget spent: {family.name} not tuned[/]")
+                console.print(f"[yellow]time budget spent: {space.name} not tuned[/]")
                 break
-            share = left / (len(families) - i)
+            share = left / (len(spaces) - i)
             t0 = time.monotonic()
-            rows = tune_family(
-                family,
-                spaces[family.name],
+            rows = tune_model(
+                space,
                 dataset,
                 suite=paths.label,
                 dataset_id=dataset_id,
                 study_db=paths.studies,
                 num_samples=trials,
-                time_budget_s=share,
+                time_budget_s=_LAUNCH_SHARE * share,
+                hard_time_limit_s=share,
                 seed=opts.seed,
                 cpus_per_trial=cpus_per_trial,
                 gpus_per_trial=gpus if family.kind == "neural" else 0.0,
@@ -272,9 +317,9 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
                 show_progress=opts.progress,
                 console=console,
             )
-            wall[family.name] = time.monotonic() - t0
+            wall[space.name] = time.monotonic() - t0
             this_run.extend(rows)
-            summaries = _write_leaderboard(paths, info, kinds, wall, dataset_id)
+            summaries = _write_leaderboard(paths, info, spaces, wall, dataset_id)
     console.print(leaderboard_table(f"Leaderboard: {dataset.title}", summaries))
     console.print(f"leaderboard: {paths.leaderboard}\nevery trial: {paths.results}")
     return RunOutcome(paths, dataset, tuple(summaries), tuple(this_run))
@@ -283,13 +328,15 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
 def _write_leaderboard(
     paths: RunPaths,
     info: RunInfo,
-    kinds: Mapping[str, str],
+    spaces: Sequence[SearchSpace],
     wall: Mapping[str, float],
     dataset_id: str,
-) -> list[FamilySummary]:
-    # Every trial ever run on this exact data (same cache key), not just this run's: a re-run adds
-    # trials to the same studies, and the leaderboard reflects all of them.
+) -> list[ModelSummary]:
+    # Every trial ever run on this exact data (same cache key) with the same search space (same
+    # fingerprint), not just this run's: a re-run adds trials to the same studies, and the
+    # leaderboard reflects all of them; trials of an edited space are counted, not ranked.
     rows = [r for r in read_results(paths.results) if r.dataset == dataset_id]
-    summaries = summarize(rows, kinds, wall)
+    models = {s.name: (get_family(s.family).kind, s.fingerprint) for s in spaces}
+    summaries = summarize(rows, models, wall)
     write_atomic(paths.leaderboard, render(info, summaries))
     return summaries

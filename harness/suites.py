@@ -1,4 +1,4 @@
-"""Named suites: which dataset, which model families, and how much search by default.
+"""Named suites: which dataset, which models, and how much search by default.
 
 A suite is what ``harness run --suite NAME`` runs. Adding one is one ``Suite(...)`` entry below.
 """
@@ -9,17 +9,21 @@ from dataclasses import dataclass
 
 from harness.errors import HarnessError
 
-__all__ = ["SUITES", "Suite", "get_suite"]
+__all__ = ["DEFAULT_MODELS", "SUITES", "Suite", "get_suite"]
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A benchmark: one dataset, its split protocol, the model families to tune, and the budget."""
+    """A benchmark: one dataset, its split protocol, the models to tune, and the budget.
+
+    ``models`` are search-space file names (``search_spaces/<model>.toml``): the GBDT baselines
+    and the neural presets compared by default.
+    """
 
     name: str
     dataset: str
     description: str
-    families: tuple[str, ...]
+    models: tuple[str, ...]
     protocol: str = "sequential"
     min_count: int = 2
     trials: int = 12
@@ -30,26 +34,29 @@ class Suite:
     synthetic_time_budget_s: float = 600.0
 
     def __post_init__(self) -> None:
-        if not self.families:
-            raise ValueError(f"suite {self.name!r} names no model families")
+        if not self.models:
+            raise ValueError(f"suite {self.name!r} names no models")
         if self.trials < 1:
             raise ValueError(f"suite {self.name!r}: trials must be at least 1, got {self.trials=}")
         if self.time_budget_s <= 0:
             raise ValueError(f"suite {self.name!r}: {self.time_budget_s=} must be positive")
 
 
+# The GBDT baselines and the neural presets most CTR benchmarks compare (BARS ranks these).
+DEFAULT_MODELS = ("lightgbm", "catboost", "dcnv2", "deepfm", "dlrm", "autoint")
+
 SUITES: dict[str, Suite] = {
     "criteo": Suite(
         name="criteo",
         dataset="criteo",
         description="Criteo Kaggle display-advertising CTR (dac): 13 numeric, 26 categorical",
-        families=("lightgbm", "catboost", "dcnv2"),
+        models=DEFAULT_MODELS,
     ),
     "criteo-1tb": Suite(
         name="criteo-1tb",
         dataset="criteo-1tb",
         description="Criteo 1TB click logs (24 day files, ~4.4B rows): for a Ray cluster",
-        families=("lightgbm", "catboost", "dcnv2"),
+        models=DEFAULT_MODELS,
         time_budget_s=12 * 3600.0,
     ),
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -41,8 +41,19 @@ def planted_dataset(
         numeric=tuple(NumericFeature(f"n{i}") for i in range(3)),
         categorical=tuple(CategoricalFeature(f"c{j}", c) for j, c in enumerate(cardinalities)),
     )
+    return in_memory_dataset("planted", schema, split, n_train, n_eval)
+
+
+def in_memory_dataset(
+    name: str,
+    schema: FeatureSchema,
+    split: Callable[[int], EncodedSplit],
+    n_train: int,
+    n_eval: int,
+) -> EncodedDataset:
+    """A synthetic dataset whose three splits ``split(n)`` draws (train first, then valid, test)."""
     return EncodedDataset(
-        name="planted",
+        name=name,
         schema=schema,
         train=split(n_train),
         valid=split(n_eval),

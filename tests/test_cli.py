@@ -23,11 +23,18 @@ def _one_line_error(err: str) -> str:
     return lines[0]
 
 
-def test_suites_lists_suites_families_and_spaces(capsys: pytest.CaptureFixture[str]) -> None:
+def test_suites_lists_suites_models_and_parts(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "suites")
     assert code == 0
-    for word in ("criteo", "lightgbm", "catboost", "dcnv2", "lightgbm.toml", "learning_rate"):
+    models = ("lightgbm", "catboost", "dcnv2", "deepfm", "dlrm", "autoint", "hiformer", "fm")
+    for word in ("criteo", *models, "learning_rate", "interaction.cross.layers"):
         assert word in out
+    # Every registered part is listed with its slot.
+    from harness.models import BACKBONES, HEADS, INTERACTIONS
+
+    for registry in (INTERACTIONS, BACKBONES, HEADS):
+        for kind, config in registry.items():
+            assert kind in out and config.summary[:20] in out
 
 
 def test_unknown_suite_names_the_valid_ones(
@@ -44,8 +51,8 @@ def test_unknown_model_names_the_valid_ones(
     code, _, err = _run(capsys, "run", "--suite", "criteo", "--models", "lightgbm,xgboost")
     assert code == 2
     line = _one_line_error(err)
-    assert "unknown model family 'xgboost'" in line
-    assert "catboost, dcnv2, lightgbm" in line
+    assert "no model 'xgboost'" in line
+    assert "catboost, dcnv2, deepfm" in line
 
 
 def test_missing_data_path_is_one_line(
@@ -62,9 +69,7 @@ def test_invalid_search_space_fails_before_any_data_is_read(
     spaces = tmp_path / "spaces"
     shutil.copytree(repo_root / "search_spaces", spaces)
     toml = spaces / "lightgbm.toml"
-    toml.write_text(
-        toml.read_text().replace("\n[search]\n", "\n[search]\nnum_leavs = { int = [2, 8] }\n")
-    )
+    toml.write_text(toml.read_text().replace("\nnum_leaves = ", "\nnum_leavs = "))
     code, _, err = _run(
         capsys, "run", "--suite", "criteo", "--search-spaces", str(spaces), "--out", str(tmp_path)
     )
@@ -100,3 +105,28 @@ def test_bad_option_value_is_an_argparse_error(capsys: pytest.CaptureFixture[str
         main(["run", "--suite", "criteo", "--trials", "0"])
     assert exit_info.value.code == 2
     assert "--trials: expected at least 1, got 0" in capsys.readouterr().err
+
+
+def test_a_space_impossible_for_the_schema_fails_before_any_trial(
+    capsys: pytest.CaptureFixture[str], harness_home: Path, tmp_path: Path, repo_root: Path
+) -> None:
+    spaces = tmp_path / "spaces"
+    shutil.copytree(repo_root / "search_spaces", spaces)
+    toml = spaces / "dcnv2.toml"
+    toml.write_text(toml.read_text().replace("[0, 32, 64, 128]", "[0, 32, 64, 100000]"))
+    argv = [
+        "run",
+        "--suite",
+        "criteo",
+        "--models",
+        "lightgbm,dcnv2",
+        "--synthetic-rows",
+        "3000",
+        "--quiet",
+    ]
+    code, _, err = _run(capsys, *argv, "--search-spaces", str(spaces), "--out", str(tmp_path))
+    assert code == 2
+    line = _one_line_error(err)
+    assert "dcnv2.toml" in line and "model.interaction.cross.rank = 100000" in line
+    assert "impossible for criteo (synthetic)" in line and "rank=100000" in line
+    assert not (tmp_path / "runs").exists(), "no trial may run before every space fits the data"

@@ -1,7 +1,8 @@
 """`harness run --suite criteo` end to end: data to leaderboard, study and results table.
 
-Slow: each test starts a local Ray cluster and tunes three model families. The search spaces are
-small copies of the shipped ones (fewer rounds and epochs) so the runs stay within minutes.
+Slow: each test starts a local Ray cluster and tunes the two GBDTs and three neural presets. The
+GBDT spaces are small copies of the shipped ones (fewer rounds); the neural ones are the shipped
+preset files with fewer epochs and one batch size, so the presets themselves are exercised.
 """
 
 from __future__ import annotations
@@ -17,78 +18,78 @@ from harness.results.table import read_results
 
 pytestmark = pytest.mark.slow
 
-FAMILIES = ("lightgbm", "catboost", "dcnv2")
-
-QUICK_SPACES = {
+MODELS = ("lightgbm", "catboost", "dcnv2", "deepfm", "autoint")
+GBDT_SPACES = {
     "lightgbm": """
 family = "lightgbm"
-[search]
 learning_rate = { float = [0.05, 0.2], log = true }
 num_leaves = { int = [15, 63] }
 categorical = { choice = ["numeric", "native"] }
-[fixed]
 n_estimators = 300
 early_stopping_rounds = 30
 rounds_per_epoch = 50
 """,
     "catboost": """
 family = "catboost"
-[search]
 learning_rate = { float = [0.05, 0.2], log = true }
 depth = { int = [4, 6] }
-[fixed]
 iterations = 150
 early_stopping_rounds = 30
 rounds_per_epoch = 50
 """,
-    "dcnv2": """
-family = "dcnv2"
-[search]
-learning_rate = { float = [3e-4, 3e-3], log = true }
-cross_layers = { int = [1, 3] }
-mlp_dims = { choice = [[64, 32], [128, 64]] }
-[fixed]
-embedding_dim = 8
-batch_size = 512
-max_epochs = 2
-""",
+}
+# The shipped neural presets, shortened: fewer epochs, one small batch size.
+SHORTER = {
+    "max_epochs = 4": "max_epochs = 2",
+    "batch_size = { choice = [1024, 4096] }": "batch_size = 512",
 }
 
 
 @pytest.fixture
-def spaces(tmp_path: Path) -> Path:
+def spaces(tmp_path: Path, repo_root: Path) -> Path:
     folder = tmp_path / "spaces"
     folder.mkdir()
-    for family, text in QUICK_SPACES.items():
-        (folder / f"{family}.toml").write_text(text)
+    for model, text in GBDT_SPACES.items():
+        (folder / f"{model}.toml").write_text(text)
+    for model in MODELS[2:]:
+        text = (repo_root / "search_spaces" / f"{model}.toml").read_text()
+        for old, new in SHORTER.items():
+            assert old in text, (model, old)
+            text = text.replace(old, new)
+        (folder / f"{model}.toml").write_text(text)
     return folder
 
 
 def _run(out: Path, spaces: Path, *extra: str) -> None:
-    argv = ["run", "--suite", "criteo", "--trials", "2", "--time-budget", "600", "--quiet"]
+    argv = ["run", "--suite", "criteo", "--trials", "2", "--time-budget", "900", "--quiet"]
+    argv += ["--models", ",".join(MODELS)]
     assert main([*argv, "--out", str(out), "--search-spaces", str(spaces), *extra]) == 0
 
 
-def _check_outputs(out: Path, label: str, trials_per_family: int) -> dict[str, float]:
-    """Leaderboard rows, study trials and results rows agree; returns test AUC per family."""
+def _check_outputs(out: Path, label: str, trials_per_model: int) -> dict[str, float]:
+    """Leaderboard rows, study trials and results rows agree; returns test AUC per model."""
     board = (out / "leaderboards" / f"{label}.md").read_text()
     rows = read_results(out / "runs" / label / "results.parquet")
     storage = f"sqlite:///{out / 'runs' / label / 'studies.sqlite3'}"
     test_auc: dict[str, float] = {}
-    for family in FAMILIES:
-        mine = [r for r in rows if r.family == family]
-        assert len(mine) == trials_per_family, family
-        study = optuna.load_study(study_name=f"{label}/{family}", storage=storage)
-        assert len(study.trials) == trials_per_family
+    for model in MODELS:
+        mine = [r for r in rows if r.model == model]
+        assert len(mine) == trials_per_model, model
+        assert len({r.space_fingerprint for r in mine}) == 1
+        name = f"{label}/{model}@{mine[0].space_fingerprint[:8]}"
+        study = optuna.load_study(study_name=name, storage=storage)
+        assert len(study.trials) == trials_per_model
         assert {r.study_trial for r in mine} == {t.number for t in study.trials}
         best = max(
             (r for r in mine if r.status == "complete" and r.test_auc is not None),
             key=lambda r: r.valid_auc or 0.0,
         )
         assert best.test_auc is not None and best.valid_auc is not None
-        line = next(line for line in board.splitlines() if f"| {family} |" in line)
+        line = next(line for line in board.splitlines() if f"| {model} |" in line)
         assert f"| {best.valid_auc:.4f} | {best.test_auc:.4f} |" in line
-        test_auc[family] = best.test_auc
+        # The row's resolved config rebuilds to a config the family accepts.
+        assert best.config_dict and (best.family == "neural") == ("model" in best.config_dict)
+        test_auc[model] = best.test_auc
     return test_auc
 
 
@@ -104,7 +105,7 @@ def test_synthetic_run_without_data(
     assert "train 16,000 · valid 2,000 · test 2,000" in board
     assert not (out / "leaderboards" / "criteo.md").exists()
     aucs = _check_outputs(out, "criteo-synthetic", 2)
-    # The planted signal is learnable: every family beats chance clearly.
+    # The planted signal is learnable: every model beats chance clearly.
     assert all(auc > 0.6 for auc in aucs.values()), aucs
 
     # A second run reuses the cached encoding and adds trials to the same studies.

@@ -15,7 +15,7 @@ __all__ = ["Family"]
 
 
 class Family(Protocol):
-    """A model family: a name, a config dataclass the search space fills, and ``fit``."""
+    """A model family: a name, a config dataclass a search space fills, ``fit`` and ``validate``."""
 
     name: str
     kind: Literal["gbdt", "neural"]
@@ -23,4 +23,11 @@ class Family(Protocol):
 
     def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
         """Trains on ``data.train``, early-stops on ``data.valid``, scores ``data.test``."""
+        ...
+
+    def validate(self, config: Any, data: EncodedDataset) -> None:
+        """Raises ValueError when ``config`` cannot work on ``data`` (checked before any trial).
+
+        Must be cheap: it runs at every corner of a search space, without training.
+        """
         ...

@@ -140,6 +140,11 @@ class CatBoostFamily:
     kind: Literal["gbdt", "neural"] = "gbdt"
     config_type: type[Any] = CatBoostConfig
 
+    def validate(self, config: Any, data: EncodedDataset) -> None:
+        """Nothing in a GBDT config depends on the dataset's schema."""
+        if not isinstance(config, self.config_type):
+            raise ValueError(f"expected a {self.config_type.__name__}, got {type(config).__name__}")
+
     def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
         """Trains on ``data.train``, early-stops on ``data.valid`` AUC, scores ``data.test``."""
         from catboost import CatBoostClassifier

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from harness.leaderboard.markdown import format_params, format_seconds
-from harness.leaderboard.summary import FamilySummary
+from harness.leaderboard.summary import ModelSummary
 
 __all__ = ["leaderboard_table"]
 
@@ -16,7 +16,7 @@ def _f(v: float | None, fmt: str = ".4f") -> str:
     return "—" if v is None or v != v else format(v, fmt)
 
 
-def leaderboard_table(title: str, rows: Sequence[FamilySummary]) -> Table:
+def leaderboard_table(title: str, rows: Sequence[ModelSummary]) -> Table:
     table = Table(title=title, title_justify="left")
     for name, justify in (
         ("model", "left"),
@@ -28,12 +28,12 @@ def leaderboard_table(title: str, rows: Sequence[FamilySummary]) -> Table:
         ("wall", "right"),
         ("params", "right"),
     ):
-        # Family names stay whole; numbers may wrap on a narrow terminal.
+        # Model names stay whole; numbers may wrap on a narrow terminal.
         table.add_column(name, justify=justify, no_wrap=name == "model")  # type: ignore[arg-type]
     for s in rows:
         b = s.best
         table.add_row(
-            s.family,
+            s.model,
             _f(b.valid_auc if b else None),
             _f(b.test_auc if b else None),
             _f(b.test_logloss if b else None),

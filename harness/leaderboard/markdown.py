@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.leaderboard.summary import FamilySummary
+from harness.leaderboard.summary import ModelSummary
+from harness.results.table import TrialResult
 
 __all__ = ["RunInfo", "format_count", "format_params", "format_seconds", "render", "write_atomic"]
 
@@ -32,10 +33,12 @@ class RunInfo:
     started_at: str
     harness_version: str
     resources: str
-    trials_per_family: int
+    trials_per_model: int
     time_budget_s: float
     results_path: str
     storage_url: str
+    # (model, family, description) of every model on the board, from its search-space file.
+    models: tuple[tuple[str, str, str], ...] = ()
 
 
 def format_seconds(s: float) -> str:
@@ -61,10 +64,24 @@ def format_params(n: int | None) -> str:
 
 
 def _config(params_json: str) -> str:
+    """The sampled parameters, ``name=value``; neural names lose their ``model.`` prefix."""
     params = json.loads(params_json)
+    if not params:
+        return "(no searched parameter)"
     return ", ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(params.items())
+        f"{k.removeprefix('model.')}={v:.3g}"
+        if isinstance(v, float)
+        else f"{k.removeprefix('model.')}={v}"
+        for k, v in sorted(params.items())
     )
+
+
+def _per_task(r: TrialResult) -> str:
+    """``label 0.7812 · label 0.7011``: every task's test AUC ("" for one task)."""
+    tasks = r.task_dict
+    if len(tasks) < 2:
+        return ""
+    return " · ".join(f"{label} {_metric(m.get('test_auc'))}" for label, m in tasks.items())
 
 
 def _metric(v: float | None, digits: int = 4) -> str:
@@ -76,13 +93,13 @@ def _seconds(v: float | None) -> str:
     return "—" if v is None else format_seconds(v)
 
 
-def _lift(s: FamilySummary) -> str:
+def _lift(s: ModelSummary) -> str:
     if s.reference:
         return "reference"
     return "—" if s.lift is None else f"{s.lift:+.4f}"
 
 
-def render(info: RunInfo, rows: Sequence[FamilySummary]) -> str:
+def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
     """The whole markdown page: header with data and run facts, the ranked table, notes."""
     train, valid, test = info.rows
     lines = [f"# Leaderboard: {info.title}", ""]
@@ -107,38 +124,57 @@ def render(info: RunInfo, rows: Sequence[FamilySummary]) -> str:
         f"| features | {info.n_num} numeric, {info.n_cat} categorical "
         f"({format_count(info.vocabulary)} embedding ids) |",
         f"| run | {info.started_at}, harness {info.harness_version}, {info.resources} |",
-        f"| search | up to {info.trials_per_family} trials per model family, "
-        f"time budget {format_seconds(info.time_budget_s)} |",
+        f"| search | up to {info.trials_per_model} trials per model, "
+        f"time budget {format_seconds(info.time_budget_s)} shared by the models |",
         "",
-        "## Best configuration per model family",
+        "## Best configuration per model",
         "",
-        "| rank | model | valid AUC | test AUC | test logloss | lift vs best GBDT "
-        "| trials (done/pruned/failed) | tuning wall time | best trial train time "
+    ]
+    multi = any(s.best is not None and _per_task(s.best) for s in rows)
+    task_head = " test AUC per task |" if multi else ""
+    task_rule = "---|" if multi else ""
+    lines += [
+        "| rank | model | valid AUC | test AUC | test logloss | lift vs best GBDT |"
+        + task_head
+        + " trials (done/pruned/failed) | tuning wall time | best trial train time "
         "| params | best configuration |",
-        "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
+        "|---:|---|---:|---:|---:|---:|" + task_rule + "---|---:|---:|---:|---|",
     ]
     for rank, s in enumerate(rows, start=1):
         b = s.best
         counts = f"{s.trials} ({s.complete}/{s.pruned}/{s.failed})"
         if b is None:
             lines.append(
-                f"| — | {s.family} | — | — | — | — | {counts} | "
+                f"| — | {s.model} | — | — | — | — |{' — |' if multi else ''} {counts} | "
                 f"{format_seconds(s.wall_seconds)} | — | — | no completed trial |"
             )
             continue
         lines.append(
-            f"| {rank} | {s.family} | {_metric(b.valid_auc)} | {_metric(b.test_auc)} | "
-            f"{_metric(b.test_logloss)} | {_lift(s)} | {counts} | "
-            f"{format_seconds(s.wall_seconds)} | {_seconds(b.train_seconds)} | "
+            f"| {rank} | {s.model} | {_metric(b.valid_auc)} | {_metric(b.test_auc)} | "
+            f"{_metric(b.test_logloss)} | {_lift(s)} |"
+            + (f" {_per_task(b) or '—'} |" if multi else "")
+            + f" {counts} | {format_seconds(s.wall_seconds)} | {_seconds(b.train_seconds)} | "
             f"{format_params(b.n_params)} | {_config(b.params)} |"
         )
-    notes = [(s.family, s.best.notes) for s in rows if s.best is not None and s.best.notes]
+    notes = [(s.model, s.best.notes) for s in rows if s.best is not None and s.best.notes]
+    notes += [
+        (s.model, f"{s.older} trials of an earlier version of its search space are not ranked")
+        for s in rows
+        if s.older
+    ]
     if notes:
         lines += ["", "Notes on the best trials (row sampling, device, ...):", ""]
-        lines += [f"- {family}: {note}" for family, note in notes]
+        lines += [f"- {model}: {note}" for model, note in notes]
+    if info.models:
+        lines += ["", "Models (search-space files in `search_spaces/`):", ""]
+        lines += [
+            f"- `{name}` ({family}): {description or 'no description'}"
+            for name, family, description in info.models
+        ]
     lines += [
         "",
-        "Ranked by validation AUC; the test columns are that configuration's scores on the test",
+        "Ranked by validation AUC of the first task; the test columns are that configuration's "
+        "scores on the test",
         "split, which the search never saw. Lift is test AUC minus the best GBDT's test AUC.",
         "Each configuration ran with one seed: on small data, AUC differences below about 0.005",
         "are within seed-to-seed noise. Parameters count weights for neural rankers and tree",

@@ -1,4 +1,4 @@
-"""From trial rows to one leaderboard row per model family: its best configuration and its cost."""
+"""From trial rows to one leaderboard row per model: its best configuration and its cost."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ from dataclasses import dataclass
 
 from harness.results.table import TrialResult
 
-__all__ = ["FamilySummary", "summarize"]
+__all__ = ["ModelSummary", "summarize"]
 
 
 @dataclass(frozen=True)
-class FamilySummary:
-    """One model family on one dataset: the best trial by validation AUC and what the search cost.
+class ModelSummary:
+    """One model on one dataset: the best trial by validation AUC and what the search cost.
 
     ``lift`` is the best trial's test AUC minus the test AUC of the best GBDT (by validation AUC),
-    None when there is no GBDT row to compare with or a metric is missing.
+    None when there is no GBDT row to compare with or a metric is missing. ``older`` counts
+    trials of the model run with an earlier version of its search space (another fingerprint):
+    kept in the results table, never ranked with the current space's trials.
     """
 
-    family: str
+    model: str
     kind: str
     best: TrialResult | None
     complete: int
@@ -29,6 +31,7 @@ class FamilySummary:
     lift: float | None = None
     # True for the GBDT the lifts are measured against.
     reference: bool = False
+    older: int = 0
 
     @property
     def trials(self) -> int:
@@ -41,34 +44,37 @@ def _score(r: TrialResult) -> float:
 
 def summarize(
     rows: Sequence[TrialResult],
-    kinds: Mapping[str, str],
+    models: Mapping[str, tuple[str, str]],
     wall_seconds: Mapping[str, float] | None = None,
-) -> list[FamilySummary]:
-    """Best configuration per family, ranked by validation AUC (families with no result last).
+) -> list[ModelSummary]:
+    """Best configuration per model, ranked by validation AUC (models with no result last).
 
     Any trial with a test score can be "best": a completed one, or one stopped early (by ASHA
     or the time limit) whose family scored test at its best epoch before it was stopped.
 
     Args:
         rows: trial rows of one dataset and protocol.
-        kinds: family -> "gbdt" or "neural", for every family to list (even with no rows).
-        wall_seconds: family -> tuning wall time; defaults to the sum of its trials' wall times.
+        models: model -> (``"gbdt"`` or ``"neural"``, current search-space fingerprint), for
+            every model to list (even with no rows). A fingerprint of ``""`` takes every row.
+        wall_seconds: model -> tuning wall time; defaults to the sum of its trials' wall times.
     """
-    out: list[FamilySummary] = []
-    for family, kind in kinds.items():
-        mine = [r for r in rows if r.family == family]
+    out: list[ModelSummary] = []
+    for model, (kind, fingerprint) in models.items():
+        everything = [r for r in rows if r.model == model]
+        mine = [r for r in everything if not fingerprint or r.space_fingerprint == fingerprint]
         done = [r for r in mine if r.status != "failed" and r.test_auc is not None]
         best = max(done, key=_score, default=None)
-        wall = (wall_seconds or {}).get(family, sum(r.wall_seconds for r in mine))
+        wall = (wall_seconds or {}).get(model, sum(r.wall_seconds for r in mine))
         out.append(
-            FamilySummary(
-                family=family,
+            ModelSummary(
+                model=model,
                 kind=kind,
                 best=best,
                 complete=sum(r.status == "complete" for r in mine),
                 pruned=sum(r.status == "pruned" for r in mine),
                 failed=sum(r.status == "failed" for r in mine),
                 wall_seconds=wall,
+                older=len(everything) - len(mine),
             )
         )
     gbdts = [s.best for s in out if s.kind == "gbdt" and s.best is not None]

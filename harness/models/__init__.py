@@ -1,27 +1,45 @@
-"""Neural ranker parts: batches, embeddings, numeric encodings, interactions, backbones, rankers.
+"""Neural ranker parts and the one ``Ranker`` that composes them.
 
-Each part is a small ``nn.Module`` with one job; the registries (``NUMERIC_ENCODINGS``,
-``INTERACTIONS``, ``BACKBONES``) are where a name from a config becomes a class.
+Each part is a small ``nn.Module`` with one job and a frozen config registered under its name:
+``NUMERIC_ENCODINGS``, ``INTERACTIONS``, ``BACKBONES`` and ``HEADS`` are where a name from a
+search-space file becomes a config class; the config builds the module from schema sizes.
 """
 
-from harness.models.backbones import BACKBONES, MLP, Backbone
+from harness.models.backbones import BACKBONES, MLP, Backbone, BackboneConfig, MLPConfig
 from harness.models.batch import Batch
 from harness.models.embeddings import FusedEmbedding
-from harness.models.interactions import INTERACTIONS, CrossNetV2, Interaction
-from harness.models.numeric import NUMERIC_ENCODINGS, Log1p, NumericEncoding
-from harness.models.rankers import DCNv2Ranker
+from harness.models.heads import HEADS, Head, HeadConfig
+from harness.models.interactions import INTERACTIONS, CrossNetV2, Interaction, InteractionConfig
+from harness.models.numeric import NUMERIC_ENCODINGS, Log1p, NumericEncoding, NumericEncodingConfig
+from harness.models.ranker import Ranker, RankerConfig
+from harness.models.spec import Embedded, TensorSpec
+from harness.models.tokenizer import Tokenizer, TokenizerConfig
+from harness.models.wide import Wide
 
 __all__ = [
     "BACKBONES",
+    "HEADS",
     "INTERACTIONS",
     "MLP",
     "NUMERIC_ENCODINGS",
     "Backbone",
+    "BackboneConfig",
     "Batch",
     "CrossNetV2",
-    "DCNv2Ranker",
+    "Embedded",
     "FusedEmbedding",
+    "Head",
+    "HeadConfig",
     "Interaction",
+    "InteractionConfig",
     "Log1p",
+    "MLPConfig",
     "NumericEncoding",
+    "NumericEncodingConfig",
+    "Ranker",
+    "RankerConfig",
+    "TensorSpec",
+    "Tokenizer",
+    "TokenizerConfig",
+    "Wide",
 ]

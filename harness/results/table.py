@@ -51,8 +51,16 @@ class TrialResult:
         suite: the benchmark suite (e.g. "criteo").
         dataset: the dataset name.
         protocol: the split protocol (e.g. "random", "temporal").
-        family: the model family ("lightgbm", "catboost", "dcnv2", ...).
-        study: the Optuna study the trial belongs to ("<suite>/<family>").
+        family: the family that trained it ("lightgbm", "catboost", "neural").
+        model: the model, i.e. the search-space file's name ("lightgbm", "dcnv2", "deepfm", ...);
+            rows written before models existed have "" and are read as their family.
+        space_fingerprint: the search space's fingerprint (`SearchSpace.fingerprint`): rows of
+            an edited file are told apart from older ones.
+        config: the resolved typed config as JSON, in the layout of a search-space file (every
+            value a constant), so the trial can be re-run exactly.
+        task_metrics: per-task scores as JSON, ``{label: {valid_auc, valid_logloss, test_auc,
+            test_logloss}}`` ("{}" when only the primary task was scored).
+        study: the Optuna study the trial belongs to ("<suite>/<model>@<fingerprint>").
         trial_id: Ray Tune's trial id (unique within a run).
         study_trial: the Optuna trial number in ``study`` (None if unknown).
         params: the sampled parameters as JSON (Optuna primitives; see ``SearchSpace``).
@@ -109,8 +117,14 @@ class TrialResult:
     optuna_version: str = ""
     started_at: str = ""
     notes: str = ""
+    model: str = ""
+    space_fingerprint: str = ""
+    config: str = "{}"
+    task_metrics: str = "{}"
 
     def __post_init__(self) -> None:
+        if not self.model:
+            object.__setattr__(self, "model", self.family)
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status=}")
         if self.status == "failed" and not self.error:
@@ -119,7 +133,7 @@ class TrialResult:
             v = getattr(self, name)
             if v is not None and not (math.isnan(v) or 0.0 <= v <= 1.0):
                 raise ValueError(f"{name} must lie in [0, 1], got {v!r}")
-        for name in ("params", "curve"):
+        for name in ("params", "curve", "config", "task_metrics"):
             try:
                 json.loads(getattr(self, name))
             except json.JSONDecodeError as e:
@@ -128,6 +142,14 @@ class TrialResult:
     @property
     def params_dict(self) -> dict[str, Any]:
         return typing.cast(dict[str, Any], json.loads(self.params))
+
+    @property
+    def config_dict(self) -> dict[str, Any]:
+        return typing.cast(dict[str, Any], json.loads(self.config))
+
+    @property
+    def task_dict(self) -> dict[str, dict[str, float | None]]:
+        return typing.cast(dict[str, dict[str, float | None]], json.loads(self.task_metrics))
 
     @property
     def curve_list(self) -> list[dict[str, Any]]:

@@ -28,6 +28,10 @@ class TrainConfig:
             shuffled order and shuffles rows within a block (for memory-mapped splits larger
             than RAM), ``"auto"`` picks ``"blocks"`` for a memory-mapped split.
         block_rows: rows per block in ``"blocks"`` mode (rounded up to whole batches).
+        task_weights: the weight of each task's loss (one per label, in the schema's order);
+            empty weighs every task 1. The loss is the weighted mean of per-task binary
+            cross-entropies. Early stopping and the search follow the first task whatever its
+            weight: put the task to rank models by first in the dataset card.
     """
 
     batch_size: int = 4096
@@ -39,6 +43,7 @@ class TrainConfig:
     eval_batch_size: int = 16384
     loader: LoaderMode = "auto"
     block_rows: int = 1 << 20
+    task_weights: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_epochs", "patience", "eval_batch_size", "block_rows"):
@@ -53,6 +58,15 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.weight_decay must be non-negative, got {self.weight_decay!r}"
             )
+        weights = self.task_weights
+        if not isinstance(weights, tuple) or not all(
+            isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in weights
+        ):
+            raise ValueError(
+                f"TrainConfig.task_weights must be non-negative numbers, got {weights!r}"
+            )
+        if weights and not sum(weights) > 0:
+            raise ValueError(f"TrainConfig.task_weights must not all be 0, got {weights!r}")
         if self.loader not in _LOADER_MODES:
             raise ValueError(
                 f"TrainConfig.loader must be one of {', '.join(_LOADER_MODES)}, got {self.loader!r}"

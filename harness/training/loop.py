@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from harness.data.schema import EncodedDataset, EncodedSplit
 from harness.errors import HarnessError
 from harness.fitting import EpochMetrics, FitResult, TrainContext
-from harness.metrics import Metrics, binary_metrics
+from harness.metrics import Metrics, task_metrics
 from harness.models.batch import Batch
 from harness.training.config import TrainConfig
 from harness.training.loader import BatchLoader, make_loader
@@ -34,6 +34,7 @@ __all__ = [
     "make_optimizers",
     "predict",
     "resolve_device",
+    "task_loss",
     "train_epoch",
     "train_step",
 ]
@@ -87,6 +88,8 @@ def make_optimizers(model: nn.Module, cfg: TrainConfig) -> list[torch.optim.Opti
     return optimizers
 
 
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
 # Steps between two checks that the running loss is finite: often enough to stop a diverged
 # trial early, rarely enough that a GPU seldom waits for the host.
 _CHECK_EVERY = 64
@@ -98,15 +101,30 @@ def _check_finite(total: Tensor, rows: int) -> None:
         raise DivergedError(f"the training loss became {value / max(rows, 1)} after {rows} rows")
 
 
-def _loss(logits: Tensor, y: Tensor) -> Tensor:
+def task_loss(logits: Tensor, y: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Binary cross-entropy on logits ``(B, tasks)``: the (weighted) mean over tasks.
+
+    Args:
+        logits: the model's output.
+        y: 0/1 labels of the same shape.
+        weights: one non-negative weight per task, or None for equal weights.
+    """
     if logits.shape != y.shape:
         raise ValueError(f"logits and labels differ: {tuple(logits.shape)=} {tuple(y.shape)=}")
-    return F.binary_cross_entropy_with_logits(logits, y)
+    if weights is None:
+        return F.binary_cross_entropy_with_logits(logits, y)
+    per_task = F.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(dim=0)
+    return (per_task * weights).sum() / weights.sum()
 
 
-def train_step(model: nn.Module, batch: Batch, optimizers: list[torch.optim.Optimizer]) -> Tensor:
+def train_step(
+    model: nn.Module,
+    batch: Batch,
+    optimizers: list[torch.optim.Optimizer],
+    task_weights: Tensor | None = None,
+) -> Tensor:
     """One optimisation step on ``batch`` (already on the model's device); returns the loss."""
-    loss = _loss(model(batch.x_num, batch.x_cat), batch.y)
+    loss = task_loss(model(batch.x_num, batch.x_cat), batch.y, task_weights)
     for opt in optimizers:
         opt.zero_grad(set_to_none=True)
     torch.autograd.backward(loss)
@@ -123,6 +141,7 @@ def train_epoch(
     *,
     progress: Progress | None = None,
     description: str = "train",
+    task_weights: Tensor | None = None,
 ) -> EpochStats:
     """One pass over ``loader``: forward, BCE-with-logits loss, backward, optimiser steps.
 
@@ -134,13 +153,18 @@ def train_epoch(
     """
     model.train()
     non_blocking = device.type == "cuda"
+    # Batch norm cannot normalise one row in training mode (torch raises): a split of
+    # 1 + k * batch_size rows ends its epoch with such a batch, which is then skipped.
+    skip_single = any(isinstance(m, _BATCH_NORMS) for m in model.modules())
     total = torch.zeros((), dtype=torch.float64, device=device)
     rows = 0
     task = progress.add_task(description, total=len(loader)) if progress is not None else None
     start = time.perf_counter()
     for step, host_batch in enumerate(loader, start=1):
+        if skip_single and len(host_batch) < 2:
+            continue
         batch = host_batch.to(device, non_blocking=non_blocking)
-        total += train_step(model, batch, optimizers) * len(batch)
+        total += train_step(model, batch, optimizers, task_weights) * len(batch)
         rows += len(batch)
         if step % _CHECK_EVERY == 0:
             _check_finite(total, rows)
@@ -168,10 +192,9 @@ def predict(
     return torch.cat(out).numpy()
 
 
-def _score(split: EncodedSplit, probs: np.ndarray) -> Metrics:
-    # Every family is ranked on its first label; multi-task heads train on all labels.
-    y = np.asarray(split.y).reshape(split.n_rows, -1)[:, 0]
-    return binary_metrics(y, probs[:, 0])
+def _score(split: EncodedSplit, probs: np.ndarray) -> tuple[Metrics, ...]:
+    """Per-task metrics; the search ranks on the first (primary) task."""
+    return task_metrics(np.asarray(split.y).reshape(split.n_rows, -1), probs)
 
 
 @contextlib.contextmanager
@@ -221,6 +244,11 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     device = resolve_device(ctx.device)
     model.to(device)
     optimizers = make_optimizers(model, cfg)
+    weights = (
+        torch.tensor(cfg.task_weights, dtype=torch.float32, device=device)
+        if cfg.task_weights
+        else None
+    )
     loader = make_loader(
         data.train,
         cfg.batch_size,
@@ -246,6 +274,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                     device,
                     progress=progress,
                     description=f"epoch {epoch}/{cfg.max_epochs}",
+                    task_weights=weights,
                 )
             except DivergedError as e:
                 raise DivergedError(
@@ -257,10 +286,10 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
             valid = _score(
                 data.valid, predict(model, data.valid, device, batch_size=cfg.eval_batch_size)
             )
-            improved = _improved(valid.auc, best_auc)
-            test = None
+            improved = _improved(valid[0].auc, best_auc)
+            test: tuple[Metrics, ...] = ()
             if improved:
-                best_auc, best_epoch = valid.auc, epoch
+                best_auc, best_epoch = valid[0].auc, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 # Scored now, not after the loop: a trial stopped by the scheduler or the time
                 # limit keeps the test score of its best epoch so far.
@@ -269,10 +298,12 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                 )
             metrics = EpochMetrics(
                 epoch=epoch,
-                valid=valid,
+                valid=valid[0],
                 train_loss=stats.mean_loss,
                 seconds=time.perf_counter() - epoch_start,
-                test=test,
+                test=test[0] if test else None,
+                valid_tasks=valid,
+                test_tasks=test,
             )
             curve.append(metrics)
             ctx.on_epoch(metrics)
@@ -289,4 +320,6 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
         n_params=sum(p.numel() for p in model.parameters()),
         train_seconds=time.perf_counter() - wall_start,
         samples_per_s=train_rows / train_seconds if train_seconds > 0 else None,
+        valid_tasks=best.valid_tasks,
+        test_tasks=best.test_tasks,
     )

@@ -1,6 +1,6 @@
 """Search spaces and the Ray Tune + Optuna tuner.
 
-``harness.tuning.space`` (no Ray) loads and samples search spaces; ``tune_family`` lives in
+``harness.tuning.space`` (no Ray) loads and samples search spaces; ``tune_model`` lives in
 ``harness.tuning.tuner``, the one module that imports ``ray``, and is imported from here lazily so
 that loading a search space does not start importing Ray.
 """
@@ -19,7 +19,7 @@ from harness.tuning.space import (
 )
 
 if TYPE_CHECKING:
-    from harness.tuning.tuner import tune_family
+    from harness.tuning.tuner import tune_model
 
 __all__ = [
     "ChoiceParam",
@@ -28,13 +28,13 @@ __all__ = [
     "Param",
     "SearchSpace",
     "load_search_space",
-    "tune_family",
+    "tune_model",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "tune_family":
-        from harness.tuning.tuner import tune_family
+    if name == "tune_model":
+        from harness.tuning.tuner import tune_model
 
-        return tune_family
+        return tune_model
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

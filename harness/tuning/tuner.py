@@ -1,10 +1,13 @@
-"""Tuning one model family with Ray Tune + Optuna (with `harness.distributed`, the ``ray`` users).
+"""Tuning one model with Ray Tune + Optuna (with `harness.distributed`, the ``ray`` users).
 
-``tune_family`` runs a Ray Tune ``Tuner`` whose searcher is ``OptunaSearch`` (TPE) backed by a
-persistent SQLite study, one per suite and family (``"<suite>/<family>"``), so a second run adds
-trials to the same study; an ``ASHAScheduler`` stops poor trials on their per-epoch validation
-AUC. Every finished trial (complete, pruned by ASHA or the time budget, or failed) becomes one
-``TrialResult`` row, appended to the results table as it finishes.
+A *model* is a search-space file (``search_spaces/deepfm.toml``) and the family that trains it.
+``tune_model`` runs a Ray Tune ``Tuner`` whose searcher is ``OptunaSearch`` (TPE) backed by a
+persistent SQLite study, one per suite, model and search-space fingerprint
+(``"<suite>/<model>@<fingerprint>"``), so a second run adds trials to the same study while an
+edited file starts a new one; an ``ASHAScheduler`` stops poor trials on their per-epoch
+validation AUC. Every finished trial (complete, pruned by ASHA or the time budget, or failed)
+becomes one ``TrialResult`` row with its sampled parameters and its resolved config, appended to
+the results table as it finishes.
 
 Resources come from what Ray actually sees (``ray.cluster_resources()``): Ray waits forever for
 a GPU the cluster lacks, so a trial asks for GPUs only when the cluster has some. Inside a trial
@@ -54,8 +57,9 @@ from harness.distributed.session import ClusterResources, ray_session
 from harness.errors import HarnessError
 from harness.families.base import Family
 from harness.fitting import EpochMetrics, TrainContext
+from harness.metrics import Metrics
 from harness.results.table import TrialResult, append_results, package_versions
-from harness.tuning.space import SearchSpace
+from harness.tuning.space import SearchSpace, config_to_dict
 
 __all__ = [
     "METRIC",
@@ -64,7 +68,7 @@ __all__ = [
     "plan_resources",
     "ray_session",
     "study_name",
-    "tune_family",
+    "tune_model",
 ]
 
 METRIC = "valid_auc"
@@ -75,9 +79,13 @@ _STUDY_TRIAL_KEY = "__study_trial"
 log = logging.getLogger(__name__)
 
 
-def study_name(suite: str, family: str) -> str:
-    """The persistent Optuna study of one suite and family, e.g. ``"criteo/lightgbm"``."""
-    return f"{suite}/{family}"
+def study_name(suite: str, space: SearchSpace) -> str:
+    """The persistent Optuna study of a suite, model and space, e.g. ``"criteo/dcnv2@3f2a9c1e"``.
+
+    The fingerprint keeps the trials of an edited search space apart from the older ones: TPE
+    never learns from points of another space, and the dashboard shows each space's study.
+    """
+    return f"{suite}/{space.name}@{space.fingerprint[:8]}"
 
 
 # --- resources -----------------------------------------------------------------------------
@@ -230,9 +238,28 @@ def _run_trial(
             "samples_per_s": math.nan if fit.samples_per_s is None else fit.samples_per_s,
             "train_seconds": fit.train_seconds,
             "notes": fit.notes,
+            "task_metrics": _task_json(data.schema.labels, fit.valid_tasks, fit.test_tasks),
             **where,
         }
     )
+
+
+def _task_json(
+    labels: tuple[str, ...], valid: tuple[Metrics, ...], test: tuple[Metrics, ...]
+) -> str:
+    """``{label: {valid_auc, valid_logloss, test_auc, test_logloss}}`` as JSON ("{}": none)."""
+    if not valid:
+        return "{}"
+    out: dict[str, dict[str, float | None]] = {}
+    for i, label in enumerate(labels[: len(valid)]):
+        t = test[i] if i < len(test) else None
+        out[label] = {
+            "valid_auc": _opt_float(valid[i].auc),
+            "valid_logloss": _opt_float(valid[i].logloss),
+            "test_auc": None if t is None else _opt_float(t.auc),
+            "test_logloss": None if t is None else _opt_float(t.logloss),
+        }
+    return json.dumps(out)
 
 
 def _curve_point(m: EpochMetrics) -> dict[str, Any]:
@@ -273,7 +300,7 @@ class _RunInfo:
     suite: str
     dataset: str
     protocol: str
-    family: str
+    space: SearchSpace
     study: str
     seed: int
     results_path: Path | None
@@ -401,7 +428,11 @@ class _Collector(tune.Callback):
             suite=info.suite,
             dataset=info.dataset,
             protocol=info.protocol,
-            family=info.family,
+            family=info.space.family,
+            model=info.space.name,
+            space_fingerprint=info.space.fingerprint,
+            config=_resolved(info.space, config),
+            task_metrics=str(last.get("task_metrics", "{}")) if status == "complete" else "{}",
             study=info.study,
             trial_id=str(trial.trial_id),
             study_trial=None if study_trial is None else int(study_trial),
@@ -427,6 +458,14 @@ class _Collector(tune.Callback):
             notes="; ".join(notes),
             **info.versions,
         )
+
+
+def _resolved(space: SearchSpace, params: Mapping[str, Any]) -> str:
+    """The trial's typed config as JSON (the layout of a search-space file), "{}" if invalid."""
+    try:
+        return json.dumps(config_to_dict(space.build_config(params)), sort_keys=True)
+    except ValueError:
+        return "{}"
 
 
 def _error_line(trial: Any) -> str:
@@ -476,8 +515,7 @@ def _opt_int(v: Any) -> int | None:
 # --- the entry point -----------------------------------------------------------------------
 
 
-def tune_family(
-    family: Family | str,
+def tune_model(
     space: SearchSpace,
     dataset: EncodedDataset,
     *,
@@ -501,15 +539,15 @@ def tune_family(
     max_t: int = 100_000,
     show_progress: bool = True,
     console: Console | None = None,
+    family: Family | None = None,
 ) -> list[TrialResult]:
-    """Tunes one family on one dataset; returns one ``TrialResult`` per finished trial.
+    """Tunes one model (a search space and its family) on one dataset.
 
     Args:
-        family: the model family, or its registered name.
-        space: its validated search space (``load_search_space``).
+        space: the model's validated search space (``load_search_space``).
         dataset: the encoded dataset; with ``cache_dir`` set (and ``load_dataset`` given) each
             trial memory-maps it, otherwise it goes through Ray's object store once.
-        suite: the suite name; the Optuna study is ``"<suite>/<family>"``.
+        suite: the suite name; the Optuna study is ``study_name(suite, space)``.
         dataset_id: the ``dataset`` column of the rows (e.g. the cache key of this exact
             encoding); default: ``dataset.name``.
         study_db: the SQLite file of the suite's Optuna studies (created if missing); a second
@@ -536,6 +574,7 @@ def tune_family(
         max_t: ASHA's epoch cap (large: the family's own early stopping ends a trial).
         show_progress: show a rich progress bar of trials and the best valid AUC so far.
         console: the rich console to draw on.
+        family: the family that trains the model (default: the registered ``space.family``).
 
     Returns:
         The rows of this call's trials, in the order they finished.
@@ -543,10 +582,10 @@ def tune_family(
     Raises:
         HarnessError: the cluster cannot run a trial, or Ray cannot start.
     """
-    if isinstance(family, str):
+    if family is None:
         from harness.families.registry import get_family  # the registry turns names into objects
 
-        family = get_family(family)
+        family = get_family(space.family)
     if num_samples < 1:
         raise HarnessError(f"num_samples must be at least 1, got {num_samples}")
     if space.family != family.name:
@@ -556,7 +595,7 @@ def tune_family(
     study_db = Path(study_db).resolve()
     study_db.parent.mkdir(parents=True, exist_ok=True)
     ray_dir = Path(ray_dir).resolve() if ray_dir is not None else study_db.parent / "ray"
-    name = study_name(suite, family.name)
+    name = study_name(suite, space)
 
     with ray_session(address, num_cpus=num_cpus):
         plan = plan_resources(
@@ -612,7 +651,7 @@ def tune_family(
             suite=suite,
             dataset=dataset_id or dataset.name,
             protocol=dataset.protocol,
-            family=family.name,
+            space=space,
             study=name,
             seed=seed,
             results_path=None if results_path is None else Path(results_path),
@@ -648,7 +687,7 @@ def tune_family(
                     trial_dirname_creator=_trial_dirname,
                 ),
                 run_config=tune.RunConfig(
-                    name=f"{suite}-{family.name}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
+                    name=f"{suite}-{space.name}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
                     storage_path=str(ray_dir),
                     verbose=0,
                     callbacks=[collector],

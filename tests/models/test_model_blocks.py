@@ -1,22 +1,27 @@
-"""Exact values and properties of the individual blocks, the ranker and ``Batch``."""
+"""Exact values and properties of Log1p, embeddings, MLP, tokenizer, ranker and ``Batch``."""
 
 from __future__ import annotations
 
 import math
 from unittest import mock
 
+import numpy as np
 import pytest
 import torch
-from torch import nn
+from torch import Tensor
 
-from harness.models import (
-    MLP,
-    Batch,
-    CrossNetV2,
-    DCNv2Ranker,
-    FusedEmbedding,
-    Log1p,
-)
+from harness.data.schema import EncodedDataset, EncodedSplit, FeatureSchema, NumericFeature
+from harness.families.neural import NEURAL, NeuralConfig
+from harness.fitting import TrainContext
+from harness.models import MLP, Batch, FusedEmbedding, Log1p
+from harness.models.backbones import MLPConfig
+from harness.models.heads import LinearHeadConfig
+from harness.models.interactions import AutoIntConfig, CrossConfig, DotConfig, FMConfig
+from harness.models.ranker import Ranker, RankerConfig
+from harness.models.spec import TensorKind, TensorSpec
+from harness.models.tokenizer import Tokenizer, TokenizerConfig
+from harness.models.wide import Wide
+from harness.training.config import TrainConfig
 
 # --- Log1p --------------------------------------------------------------------------------------
 
@@ -94,77 +99,6 @@ def test_fused_embedding_rejects_bad_args(kwargs: dict[str, object], match: str)
         FusedEmbedding(**kwargs)  # type: ignore[arg-type]
 
 
-# --- CrossNetV2 ---------------------------------------------------------------------------------
-
-
-def test_cross_zero_weights_is_identity_plus_x0_times_bias() -> None:
-    net = CrossNetV2(3, 1)
-    layer = net.layers[0]
-    assert isinstance(layer, nn.Linear)
-    nn.init.zeros_(layer.weight)
-    with torch.no_grad():
-        layer.bias.copy_(torch.tensor([1.0, 2.0, 3.0]))
-    x = torch.tensor([[1.0, -1.0, 2.0]])
-    # x1 = x0 * (0 x0 + b) + x0
-    assert net(x).tolist() == [[2.0, -3.0, 8.0]]
-
-
-def test_cross_identity_weights_known_formula() -> None:
-    net = CrossNetV2(2, 2)
-    for layer in net.layers:
-        assert isinstance(layer, nn.Linear)
-        with torch.no_grad():
-            layer.weight.copy_(torch.eye(2))
-            layer.bias.zero_()
-    x0 = torch.tensor([[2.0, -1.0]])
-    x1 = x0 * x0 + x0  # [[6, 0]]
-    x2 = x0 * x1 + x1  # [[18, 0]]
-    assert torch.equal(net(x0), x2)
-    assert net(x0).tolist() == [[18.0, 0.0]]
-
-
-def test_cross_low_rank_with_rank_d_equals_full_rank_with_w_uvt() -> None:
-    torch.manual_seed(0)
-    d = 5
-    low = CrossNetV2(d, 2, rank=d)
-    full = CrossNetV2(d, 2)
-    with torch.no_grad():
-        for lo, fu in zip(low.layers, full.layers, strict=True):
-            up, down = lo.get_submodule("up"), lo.get_submodule("down")
-            assert isinstance(fu, nn.Linear)
-            assert isinstance(up, nn.Linear) and isinstance(down, nn.Linear)
-            # up.weight is U (d, r), down.weight is V^T (r, d).
-            fu.weight.copy_(up.weight @ down.weight)
-            fu.bias.copy_(up.bias)
-    x = torch.randn(7, d)
-    torch.testing.assert_close(low(x), full(x), rtol=1e-5, atol=1e-5)
-
-
-def test_cross_low_rank_has_fewer_parameters() -> None:
-    full = sum(p.numel() for p in CrossNetV2(100, 3).parameters())
-    low = sum(p.numel() for p in CrossNetV2(100, 3, rank=8).parameters())
-    assert full == 3 * (100 * 100 + 100)
-    assert low == 3 * (2 * 100 * 8 + 100)
-
-
-def test_cross_zero_layers_is_identity() -> None:
-    x = torch.randn(4, 6)
-    assert torch.equal(CrossNetV2(6, 0)(x), x)
-
-
-@pytest.mark.parametrize(
-    ("args", "kwargs", "match"),
-    [
-        ((4, -1), {}, "n_layers=-1"),
-        ((4, 2), {"rank": 0}, "rank=0"),
-        ((4, 2), {"rank": 5}, "rank=5"),
-    ],
-)
-def test_cross_rejects_bad_args(args: tuple[int, int], kwargs: dict[str, int], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        CrossNetV2(*args, **kwargs)
-
-
 # --- MLP ----------------------------------------------------------------------------------------
 
 
@@ -190,40 +124,250 @@ def test_mlp_rejects_bad_args(kwargs: dict[str, object], match: str) -> None:
         MLP(4, **kwargs)  # type: ignore[arg-type]
 
 
-# --- DCNv2Ranker --------------------------------------------------------------------------------
+# --- Tokenizer ----------------------------------------------------------------------------------
+
+N_NUM, CARDS, DIM = 3, (5, 7), 4
 
 
-def _ranker(n_num: int = 3, cards: tuple[int, ...] = (5, 7), dim: int = 4) -> DCNv2Ranker:
-    numeric = Log1p(n_num, missing_indicator=True)
-    d = n_num * 2 + len(cards) * dim
-    cross = CrossNetV2(d, 2)
-    mlp = MLP(d, (8,))
-    return DCNv2Ranker(numeric, FusedEmbedding(cards, dim), cross, mlp, nn.Linear(8, 2))
+def _x_train(n_num: int = N_NUM) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, n_num)).astype(np.float32)
+    x[::3, 0] = np.nan
+    return x
 
 
-def test_ranker_returns_logits_per_task() -> None:
-    model = _ranker()
-    x_num = torch.tensor([[1.0, float("nan"), -2.0]] * 4)
-    x_cat = torch.tensor([[0, 6]] * 4)
-    out = model(x_num, x_cat)
-    assert out.shape == (4, 2) and torch.isfinite(out).all()
-    assert model.d_input == 3 * 2 + 2 * 4
+def _inputs(
+    b: int = 4, n_num: int = N_NUM, cards: tuple[int, ...] = CARDS
+) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x_num = torch.randn(b, n_num, generator=g)
+    if n_num:
+        x_num[0, 0] = float("nan")
+    cols = [torch.randint(0, c, (b,), generator=g) for c in cards]
+    x_cat = torch.stack(cols, dim=1) if cols else torch.zeros(b, 0, dtype=torch.long)
+    return x_num, x_cat
 
 
-def test_ranker_without_categorical_features() -> None:
-    model = DCNv2Ranker(
-        Log1p(3, missing_indicator=False), None, CrossNetV2(3, 1), MLP(3, (4,)), nn.Linear(4, 1)
+def _tokenizer(mode: str, takes: TensorKind = "tokens", n_num: int = N_NUM,
+               cards: tuple[int, ...] = CARDS) -> Tokenizer:  # fmt: skip
+    config = TokenizerConfig(embedding_dim=DIM, numeric_tokens=mode, bottom_dims=(8,))  # type: ignore[arg-type]
+    return config.build(_x_train(n_num), cards, interaction_takes=takes)
+
+
+# Log1p with its missing indicator gives 2 channels per numeric feature: 6 numeric values.
+@pytest.mark.parametrize(
+    ("mode", "takes", "fields", "numeric_fields", "dense_width"),
+    [
+        ("per_feature", "tokens", 3 + 2, 3, 0),
+        ("per_feature", "flat", 3 + 2, 3, 0),
+        ("mlp", "tokens", 1 + 2, 1, 0),
+        ("flat", "tokens", 2, 0, 6),
+        ("auto", "tokens", 3 + 2, 3, 0),  # auto: per_feature for a token interaction
+        ("auto", "flat", 2, 0, 6),  # auto: flat for a flat interaction
+    ],
+)
+def test_tokenizer_modes_token_counts_and_dense_widths(
+    mode: str, takes: TensorKind, fields: int, numeric_fields: int, dense_width: int
+) -> None:
+    tok = _tokenizer(mode, takes)
+    assert tok.tokens == TensorSpec.tokens(fields, DIM, numeric_fields=numeric_fields)
+    assert tok.dense_width == dense_width
+    assert tok.flat_width == dense_width + fields * DIM
+    assert tok.numeric_width == 6
+    emb = tok(*_inputs())
+    assert emb.tokens is not None and emb.tokens.shape == (4, fields, DIM)
+    assert emb.numeric is not None and emb.numeric.shape == (4, 6)
+    if dense_width:
+        assert emb.dense is not None and torch.equal(emb.dense, emb.numeric)
+    else:
+        assert emb.dense is None
+    assert emb.flat().shape == (4, tok.flat_width)
+    assert torch.isfinite(emb.flat()).all()
+
+
+def test_tokenizer_token_values() -> None:
+    x_num, x_cat = _inputs()
+    per_feature = _tokenizer("per_feature")
+    emb = per_feature(x_num, x_cat)
+    assert emb.tokens is not None
+    encoded = per_feature.numeric(x_num)  # (B, 3, 2)
+    assert per_feature.num_weight is not None and per_feature.num_bias is not None
+    for i in range(N_NUM):  # a linear map per feature from its channels to d
+        expected = encoded[:, i] @ per_feature.num_weight[i] + per_feature.num_bias[i]
+        torch.testing.assert_close(emb.tokens[:, i], expected)
+    assert per_feature.embedding is not None
+    # Categorical tokens come after the numeric ones.
+    torch.testing.assert_close(emb.tokens[:, N_NUM:], per_feature.embedding(x_cat))
+    mlp = _tokenizer("mlp")
+    assert mlp.bottom is not None
+    out = mlp(x_num, x_cat)
+    assert out.tokens is not None
+    torch.testing.assert_close(out.tokens[:, 0], mlp.bottom(encoded.flatten(1)))
+
+
+def test_embedded_flat_puts_dense_first() -> None:
+    tok = _tokenizer("flat")
+    emb = tok(*_inputs())
+    assert emb.dense is not None and emb.tokens is not None
+    assert torch.equal(emb.flat(), torch.cat([emb.dense, emb.tokens.flatten(1)], dim=1))
+
+
+# --- Ranker -------------------------------------------------------------------------------------
+
+
+def test_ranker_stacked_composition() -> None:
+    torch.manual_seed(0)
+    config = RankerConfig(
+        tokenizer=TokenizerConfig(embedding_dim=DIM), backbone=MLPConfig(dims=(8,))
     )
-    assert model(torch.randn(2, 3), torch.zeros(2, 0, dtype=torch.int64)).shape == (2, 1)
+    model = config.build(_x_train(), CARDS, tasks=2)
+    assert model.d_input == 6 + 2 * DIM
+    x_num, x_cat = _inputs()
+    flat = model.tokenizer(x_num, x_cat).flat()
+    expected = model.head(model.backbone(model.interaction(flat)))
+    assert torch.equal(model(x_num, x_cat), expected)
+
+
+def test_ranker_parallel_composition_with_wide() -> None:
+    torch.manual_seed(0)
+    config = RankerConfig(
+        tokenizer=TokenizerConfig(embedding_dim=DIM),
+        interaction=FMConfig(),
+        backbone=MLPConfig(dims=(8,)),
+        topology="parallel",
+        wide=True,
+    )
+    model = config.build(_x_train(), CARDS, tasks=1)
+    x_num, x_cat = _inputs()
+    emb = model.tokenizer(x_num, x_cat)
+    assert emb.tokens is not None and model.wide is not None
+    fm = model.interaction(emb.tokens)  # (B, 1)
+    features = torch.cat([fm, model.backbone(emb.flat())], dim=1)
+    expected = model.head(features) + model.wide(emb.numeric, x_cat)
+    torch.testing.assert_close(model(x_num, x_cat), expected)
+    assert model.head.d_in == 1 + 8
+
+
+def test_wide_is_a_weight_per_id_plus_a_linear_numeric_term() -> None:
+    torch.manual_seed(0)
+    wide = Wide(CARDS, 6, tasks=2)
+    assert wide.table is not None and wide.numeric is not None
+    x_cat = torch.tensor([[4, 0], [1, 6]])
+    encoded = torch.randn(2, 6)
+    rows = wide.table.table.weight
+    expected = rows[x_cat[:, 0]] + rows[5 + x_cat[:, 1]] + encoded @ wide.numeric.weight.T
+    torch.testing.assert_close(wide(encoded, x_cat), expected)
+
+
+def _parts(takes: TensorKind = "flat") -> Tokenizer:
+    return _tokenizer("auto", takes)  # flat: flat_width = 6 + 2 * 4 = 14
 
 
 def test_ranker_rejects_mismatched_widths() -> None:
-    with pytest.raises(ValueError, match="d_input=14"):
-        DCNv2Ranker(
-            Log1p(3), FusedEmbedding((5, 7), 4), CrossNetV2(13, 1), MLP(13), nn.Linear(256, 1)
-        )
-    with pytest.raises(ValueError, match=r"head\.in_features=7"):
-        DCNv2Ranker(Log1p(3), FusedEmbedding((5, 7), 4), CrossNetV2(14), MLP(14), nn.Linear(7, 1))
+    tok = _parts()
+    cross = CrossConfig(layers=1).build(TensorSpec.flat(14))
+    mlp = MLPConfig(dims=(8,)).build(14)
+    head = LinearHeadConfig().build(8, 1)
+    Ranker(tok, cross, mlp, head)  # the right widths build
+    with pytest.raises(ValueError, match="the interaction expects"):
+        Ranker(tok, CrossConfig().build(TensorSpec.flat(13)), mlp, head)
+    with pytest.raises(ValueError, match=r"backbone\.d_in=13 must be 14"):
+        Ranker(tok, cross, MLPConfig(dims=(8,)).build(13), head)
+    with pytest.raises(ValueError, match=r"head\.d_in=7 must be 8"):
+        Ranker(tok, cross, mlp, LinearHeadConfig().build(7, 1))
+    with pytest.raises(ValueError, match=r"wide\.tasks=2"):
+        Ranker(tok, cross, mlp, head, wide=Wide(CARDS, 6, tasks=2))
+    with pytest.raises(ValueError, match="topology='diagonal'"):
+        Ranker(tok, cross, mlp, head, topology="diagonal")  # type: ignore[arg-type]
+    # parallel: the backbone reads the tokenizer's flat vector, the head both outputs.
+    with pytest.raises(ValueError, match=r"head\.d_in=8 must be 22"):
+        Ranker(tok, cross, mlp, head, topology="parallel")
+
+
+def test_ranker_rejects_a_token_interaction_built_for_other_tokens() -> None:
+    tok = _parts("tokens")  # 5 tokens, 3 of them numeric
+    fm = FMConfig().build(TensorSpec.tokens(5, DIM))  # numeric_fields=0: a different layout
+    with pytest.raises(ValueError, match="the interaction expects"):
+        Ranker(tok, fm, MLPConfig(dims=(8,)).build(1), LinearHeadConfig().build(8, 1))
+
+
+def test_ranker_without_categorical_features_in_flat_mode() -> None:
+    torch.manual_seed(0)
+    config = RankerConfig(tokenizer=TokenizerConfig(numeric_tokens="flat"))
+    model = config.build(_x_train(), (), tasks=1)
+    assert model.tokenizer.tokens is None and model.d_input == 6
+    x_num, x_cat = _inputs(cards=())
+    out = model(x_num, x_cat)
+    assert out.shape == (4, 1) and torch.isfinite(out).all()
+
+
+def _numeric_only_dataset() -> EncodedDataset:
+    """Three numeric features (x1 a quarter missing), no categorical one; y ~ sigmoid(3 x0)."""
+    rng = np.random.default_rng(0)
+
+    def split(n: int) -> EncodedSplit:
+        x = rng.normal(size=(n, 3)).astype(np.float32)
+        x[::4, 1] = np.nan
+        y = (rng.random(n) < 1.0 / (1.0 + np.exp(-3.0 * x[:, 0]))).astype(np.float32)
+        return EncodedSplit(x_num=x, x_cat=np.zeros((n, 0), dtype=np.int32), y=y[:, None])
+
+    schema = FeatureSchema(numeric=tuple(NumericFeature(f"n{i}") for i in range(3)), categorical=())
+    return EncodedDataset(
+        "numeric-only", schema, split(2000), split(1000), split(1000), protocol="random"
+    )
+
+
+def test_a_dataset_without_categorical_features_trains_in_flat_mode() -> None:
+    # Measured test AUC 0.919 (seed 0); the Bayes AUC of sigmoid(3 x0) is about 0.92.
+    data = _numeric_only_dataset()
+    model = RankerConfig(tokenizer=TokenizerConfig(numeric_tokens="flat"))
+    config = NeuralConfig(
+        model=model, train=TrainConfig(batch_size=256, max_epochs=2, learning_rate=0.01)
+    )
+    NEURAL.validate(config, data)
+    result = NEURAL.fit(config, data, TrainContext(seed=0, threads=2))
+    assert result.notes == "input_dim=6"
+    assert result.test.auc > 0.85
+
+
+def test_validate_rejects_a_token_interaction_without_tokens() -> None:
+    config = NeuralConfig(
+        model=RankerConfig(tokenizer=TokenizerConfig(numeric_tokens="flat"), interaction=FMConfig())
+    )
+    with pytest.raises(ValueError, match="takes field tokens but the tokenizer gives none"):
+        NEURAL.validate(config, _numeric_only_dataset())
+
+
+def test_token_interaction_with_no_token_names_the_problem() -> None:
+    config = RankerConfig(
+        tokenizer=TokenizerConfig(numeric_tokens="flat"), interaction=AutoIntConfig()
+    )
+    with pytest.raises(ValueError, match="takes field tokens but the tokenizer gives none"):
+        config.build(_x_train(), (), tasks=1)
+
+
+def test_numeric_tokens_alone_feed_a_token_interaction() -> None:
+    # per_feature mode gives a token per numeric feature: enough for FM without categoricals.
+    model = RankerConfig(interaction=FMConfig()).build(_x_train(), (), tasks=1)
+    assert model.tokenizer.tokens == TensorSpec.tokens(3, 16, numeric_fields=3)
+    assert model(*_inputs(cards=())).shape == (4, 1)
+    # The mlp mode's single numeric token is too few to pair: the part is named.
+    one_token = RankerConfig(
+        tokenizer=TokenizerConfig(numeric_tokens="mlp"), interaction=DotConfig()
+    )
+    with pytest.raises(ValueError, match=r"^interaction dot: .*fields=1"):
+        one_token.build(_x_train(), (), tasks=1)
+
+
+def test_ranker_build_names_the_failing_part() -> None:
+    config = RankerConfig(interaction=CrossConfig(rank=1000))
+    with pytest.raises(ValueError, match=r"^interaction cross: .*rank=1000"):
+        config.build(_x_train(), CARDS, tasks=1)
+
+
+def test_ranker_with_no_input_at_all() -> None:
+    with pytest.raises(ValueError, match="no numeric and no categorical features"):
+        RankerConfig().build(np.zeros((4, 0), dtype=np.float32), (), tasks=1)
 
 
 # --- Batch --------------------------------------------------------------------------------------

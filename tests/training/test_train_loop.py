@@ -13,17 +13,25 @@ from torch import nn
 
 from harness.data.schema import EncodedDataset, EncodedSplit
 from harness.errors import HarnessError
-from harness.families.dcnv2 import DCNv2Config, build_dcnv2
+from harness.families.neural import NeuralConfig, build_ranker
 from harness.fitting import EpochMetrics, TrainContext
-from harness.models import FusedEmbedding
+from harness.models import FusedEmbedding, MLPConfig, RankerConfig, TokenizerConfig
+from harness.models.interactions import CrossConfig
 from harness.training import DivergedError, TrainConfig, fit, make_optimizers, predict
 
-SMALL = DCNv2Config(embedding_dim=8, cross_layers=2, mlp_dims=(32, 16), batch_size=128)
+SMALL = NeuralConfig(
+    model=RankerConfig(
+        tokenizer=TokenizerConfig(embedding_dim=8),
+        interaction=CrossConfig(layers=2),
+        backbone=MLPConfig(dims=(32, 16)),
+    ),
+    train=TrainConfig(batch_size=128),
+)
 
 
-def _model(data: EncodedDataset, config: DCNv2Config = SMALL, seed: int = 0) -> nn.Module:
+def _model(data: EncodedDataset, config: NeuralConfig = SMALL, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    return build_dcnv2(config, data.schema, data.train.x_num)
+    return build_ranker(config, data)
 
 
 def _train_config(**kw: object) -> TrainConfig:
@@ -103,7 +111,8 @@ def test_dropout_model_is_deterministic_and_scored_in_eval_mode(
     make_dataset: Callable[..., EncodedDataset],
 ) -> None:
     data = make_dataset(512)
-    model = _model(data, replace(SMALL, dropout=0.5))
+    dropout = replace(SMALL.model, backbone=MLPConfig(dims=(32, 16), dropout=0.5))
+    model = _model(data, replace(SMALL, model=dropout))
     fit(model, data, _train_config(max_epochs=1), TrainContext(seed=1))
     p1 = predict(model, data.valid, torch.device("cpu"))
     p2 = predict(model, data.valid, torch.device("cpu"))
@@ -227,10 +236,44 @@ def test_divergence_stops_mid_epoch(
 
 def test_training_imports_before_the_family_registry() -> None:
     # harness.training sits below the families (it imports harness.fitting, not them); the
-    # family registry imports every family, dcnv2 and so harness.training among them.
+    # family registry imports every family, the neural one and so harness.training among them.
     import subprocess
     import sys
 
-    code = "import harness.training, harness.families.dcnv2"
+    code = "import harness.training, harness.families.neural"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
+
+
+def test_task_weights_weigh_each_task_loss() -> None:
+    from harness.training.loop import task_loss
+
+    logits = torch.tensor([[0.0, 2.0], [1.0, -1.0]])
+    y = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    per_element = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+    a, b = per_element.mean(dim=0).tolist()
+    assert float(task_loss(logits, y)) == pytest.approx((a + b) / 2)
+    weighted = task_loss(logits, y, torch.tensor([3.0, 1.0]))
+    assert float(weighted) == pytest.approx((3 * a + b) / 4)
+    assert float(task_loss(logits, y, torch.tensor([1.0, 0.0]))) == pytest.approx(a)
+
+
+def test_fit_scores_every_task(make_dataset: Callable[..., EncodedDataset]) -> None:
+    data = make_dataset(2048)
+    # Two tasks: the planted label and its complement.
+    two = {
+        name: replace(split, y=np.concatenate([split.y, 1.0 - split.y], axis=1))
+        for name, split in (("train", data.train), ("valid", data.valid))
+    }
+    both = replace(
+        data,
+        schema=replace(data.schema, labels=("label", "flipped")),
+        train=two["train"],
+        valid=two["valid"],
+        test=two["valid"],
+    )
+    result = fit(_model(both), both, _train_config(), TrainContext(seed=0))
+    assert len(result.valid_tasks) == len(result.test_tasks) == 2
+    assert result.valid == result.valid_tasks[0]
+    assert result.test_tasks[0].auc > 0.9 and result.test_tasks[1].auc > 0.9
+    assert all(len(m.valid_tasks) == 2 for m in result.curve)

@@ -14,11 +14,9 @@ CARDINALITIES = (8, 40)
 
 SMALL_LIGHTGBM = """
 family = "lightgbm"
-[search]
 learning_rate = { float = [0.05, 0.3], log = true }
 num_leaves = { int = [4, 31] }
 categorical = { choice = ["numeric", "native"] }
-[fixed]
 n_estimators = 120
 early_stopping_rounds = 15
 rounds_per_epoch = 20

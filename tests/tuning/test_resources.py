@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.errors import HarnessError
+from harness.tuning.space import load_search_space
 from harness.tuning.tuner import plan_resources, study_name
 
 
@@ -54,5 +57,10 @@ def test_unsatisfiable_requests_are_errors(
         plan_resources(cluster, cpus_per_trial=cpus, gpus_per_trial=gpus, num_samples=4)
 
 
-def test_study_name() -> None:
-    assert study_name("criteo", "lightgbm") == "criteo/lightgbm"
+def test_study_name_holds_the_model_and_its_space_fingerprint(tmp_path: Path) -> None:
+    path = tmp_path / "lightgbm.toml"
+    path.write_text('family = "lightgbm"\nnum_leaves = { int = [4, 8] }\n')
+    space = load_search_space(path)
+    assert study_name("criteo", space) == f"criteo/lightgbm@{space.fingerprint[:8]}"
+    path.write_text('family = "lightgbm"\nnum_leaves = { int = [4, 16] }\n')
+    assert study_name("criteo", load_search_space(path)) != study_name("criteo", space)

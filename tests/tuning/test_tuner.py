@@ -19,7 +19,7 @@ from harness.families.lightgbm import LIGHTGBM, LightGBMConfig
 from harness.fitting import FitResult, TrainContext
 from harness.results import TrialResult, read_results
 from harness.tuning.space import SearchSpace
-from harness.tuning.tuner import tune_family
+from harness.tuning.tuner import study_name, tune_model
 
 ray = pytest.importorskip("ray")
 # Ray workers cannot import this test module: ship its classes and functions by value.
@@ -93,7 +93,13 @@ def load_cache(folder: str) -> EncodedDataset:
 
 def check_rows(rows: list[TrialResult]) -> None:
     for r in rows:
-        assert r.suite == "unit" and r.family == "lightgbm" and r.study == "unit/lightgbm"
+        assert r.suite == "unit" and r.family == "lightgbm" and r.model == "lightgbm"
+        assert r.study.startswith("unit/lightgbm@") and r.space_fingerprint
+        assert r.study == f"unit/lightgbm@{r.space_fingerprint[:8]}"
+        # The resolved config: the constants of the file and the sampled values.
+        config = json.loads(r.config)
+        assert config["n_estimators"] == 120 and config["rounds_per_epoch"] == 20
+        assert config["num_leaves"] == json.loads(r.params)["num_leaves"]
         assert r.dataset == "planted" and r.protocol == "random"
         assert r.lightgbm_version and r.ray_version and r.optuna_version
         assert r.started_at and r.wall_seconds > 0
@@ -119,7 +125,7 @@ def test_tunes_lightgbm_and_a_second_call_adds_to_the_study(
         "num_cpus": 2,
         "show_progress": False,
     }
-    first = tune_family(LIGHTGBM, lightgbm_space, planted, num_samples=3, **kwargs)
+    first = tune_model(lightgbm_space, planted, num_samples=3, family=LIGHTGBM, **kwargs)
     assert not ray.is_initialized()  # it started its own local cluster and shut it down
     assert len(first) == 3
     check_rows(first)
@@ -127,7 +133,9 @@ def test_tunes_lightgbm_and_a_second_call_adds_to_the_study(
     assert {r.study_trial for r in first} == {0, 1, 2}
     assert read_results(table) == first  # each row was appended as its trial finished
 
-    study = optuna.load_study(study_name="unit/lightgbm", storage=f"sqlite:///{db}")
+    study = optuna.load_study(
+        study_name=study_name("unit", lightgbm_space), storage=f"sqlite:///{db}"
+    )
     assert len(study.trials) == 3
     for r in first:
         trial = study.trials[r.study_trial]  # type: ignore[index]
@@ -135,9 +143,11 @@ def test_tunes_lightgbm_and_a_second_call_adds_to_the_study(
         if r.status == "complete":
             assert trial.value == pytest.approx(r.valid_auc)
 
-    second = tune_family("lightgbm", lightgbm_space, planted, num_samples=2, **kwargs)
+    second = tune_model(lightgbm_space, planted, num_samples=2, **kwargs)  # registered family
     assert {r.study_trial for r in second} == {3, 4}
-    study = optuna.load_study(study_name="unit/lightgbm", storage=f"sqlite:///{db}")
+    study = optuna.load_study(
+        study_name=study_name("unit", lightgbm_space), storage=f"sqlite:///{db}"
+    )
     assert len(study.trials) == 5
     # A re-run samples new points (the sampler seed moves with the study's size).
     assert {r.params for r in second}.isdisjoint({r.params for r in first})
@@ -149,10 +159,10 @@ def test_logical_gpus_are_granted_and_trials_fall_back_to_cpu(
     cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
 ) -> None:
     cached = save_cache(planted, tmp_path / "cache")
-    rows = tune_family(
-        LIGHTGBM,
+    rows = tune_model(
         lightgbm_space,
         cached,
+        family=LIGHTGBM,
         suite="unit",
         study_db=tmp_path / "s.sqlite3",
         num_samples=2,
@@ -176,10 +186,10 @@ def test_logical_gpus_are_granted_and_trials_fall_back_to_cpu(
 def test_gpu_request_on_a_cluster_without_gpus_runs_on_cpu(
     cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
 ) -> None:
-    rows = tune_family(
-        LIGHTGBM,
+    rows = tune_model(
         lightgbm_space,
         planted,
+        family=LIGHTGBM,
         suite="unit",
         study_db=tmp_path / "s.sqlite3",
         num_samples=2,
@@ -198,10 +208,10 @@ def test_a_failing_trial_is_a_failed_row_and_the_others_finish(
     cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
 ) -> None:
     db, table = tmp_path / "s.sqlite3", tmp_path / "results.parquet"
-    rows = tune_family(
-        FailOnce(marker=str(tmp_path / "failed-once")),
+    rows = tune_model(
         lightgbm_space,
         planted,
+        family=FailOnce(marker=str(tmp_path / "failed-once")),
         suite="unit",
         study_db=db,
         results_path=table,
@@ -218,7 +228,9 @@ def test_a_failing_trial_is_a_failed_row_and_the_others_finish(
     assert "planted failure" in Path(traceback_file).read_text()
     assert any(r.status == "complete" for r in rows)
     assert len(read_results(table)) == 3
-    study = optuna.load_study(study_name="unit/lightgbm", storage=f"sqlite:///{db}")
+    study = optuna.load_study(
+        study_name=study_name("unit", lightgbm_space), storage=f"sqlite:///{db}"
+    )
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.FAIL) == 1
 
@@ -260,10 +272,10 @@ class Sleepy:
 def test_time_budget_stops_launching_and_lets_running_trials_finish(
     cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
 ) -> None:
-    rows = tune_family(
-        Sleepy(seconds=1.5),
+    rows = tune_model(
         lightgbm_space,
         planted,
+        family=Sleepy(seconds=1.5),
         suite="unit",
         study_db=tmp_path / "s.sqlite3",
         num_samples=8,
@@ -281,10 +293,10 @@ def test_trials_cut_by_the_hard_limit_are_recorded(
     cluster: None, planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
 ) -> None:
     table = tmp_path / "results.parquet"
-    rows = tune_family(
-        Sleepy(seconds=4.0, epochs=20),
+    rows = tune_model(
         lightgbm_space,
         planted,
+        family=Sleepy(seconds=4.0, epochs=20),
         suite="unit",
         study_db=tmp_path / "s.sqlite3",
         results_path=table,
@@ -300,3 +312,52 @@ def test_trials_cut_by_the_hard_limit_are_recorded(
     assert all(r.valid_auc == 0.7 and r.epochs >= 1 and r.best_epoch == 1 for r in rows)
     assert all(r.test_auc == 0.69 and "test scored at its best epoch (1)" in r.notes for r in rows)
     assert len(read_results(table)) == 2
+
+
+NEURAL_SPACE = """
+family = "neural"
+[model.tokenizer]
+embedding_dim = 4
+[model.interaction]
+kind = { choice = ["cross", "fm"] }
+[model.interaction.cross]
+layers = { int = [1, 2] }
+[model.backbone]
+kind = "mlp"
+[model.backbone.mlp]
+dims = { choice = [[16], [16, 8]] }
+[train]
+learning_rate = { float = [1e-3, 1e-2], log = true }
+batch_size = 256
+max_epochs = 2
+"""
+
+
+@pytest.mark.parametrize("cluster", [{"num_cpus": 2}], indirect=True)
+def test_a_neural_space_with_dotted_conditional_names_round_trips(
+    cluster: None, planted: EncodedDataset, tmp_path: Path
+) -> None:
+    from harness.tuning.space import load_search_space
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(NEURAL_SPACE)
+    space = load_search_space(path)
+    db = tmp_path / "s.sqlite3"
+    rows = tune_model(
+        space, planted, suite="unit", study_db=db, num_samples=4, seed=1, show_progress=False
+    )
+    assert len(rows) == 4 and all(r.family == "neural" and r.model == "tiny" for r in rows)
+    study = optuna.load_study(study_name=study_name("unit", space), storage=f"sqlite:///{db}")
+    for r in rows:
+        params = json.loads(r.params)
+        # Ray passed the dotted names through unchanged, and only the chosen kind's ones.
+        assert params == study.trials[r.study_trial].params  # type: ignore[index]
+        kind = params["model.interaction.kind"]
+        assert ("model.interaction.cross.layers" in params) == (kind == "cross")
+        config = json.loads(r.config)
+        assert config["model"]["interaction"]["kind"] == kind
+        assert config["train"]["batch_size"] == 256
+        # The row's config rebuilds the trial's typed config exactly.
+        assert space.build_config(params).model.interaction.kind == kind
+        if r.status == "complete":
+            assert r.test_auc is not None and r.test_auc > 0.6

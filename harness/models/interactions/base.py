@@ -1,21 +1,41 @@
-"""What every interaction layer offers the ranker: its input and output widths."""
+"""What every interaction layer offers the ranker: the tensor kinds it takes and gives."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from torch import Tensor, nn
 
-__all__ = ["Interaction"]
+from harness.models.spec import TensorKind, TensorSpec
+from harness.registry import PartConfig
+
+__all__ = ["Interaction", "InteractionConfig"]
 
 
 class Interaction(nn.Module):
-    """Mixes the flat feature vector: ``(B, d_in) -> (B, d_out)``.
+    """Mixes features: tokens or a flat vector in (``input``), tokens or flat out (``output``).
 
-    A registered subclass is constructed as ``cls(d_in)`` with every other argument keyword-only
-    and defaulted, which is what lets one contract suite test every registry entry.
+    Built by its config's ``build`` from the input's `TensorSpec`; ``forward`` takes one tensor of
+    the kind ``input`` describes.
     """
 
-    d_in: int
-    d_out: int
+    input: TensorSpec
+    output: TensorSpec
 
     def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class InteractionConfig(PartConfig):
+    """Base of a registered interaction's config (``INTERACTIONS``).
+
+    ``takes`` is the tensor kind ``build`` needs: the ranker prepares that view of the tokenizer's
+    output (tokens, or everything flattened) before building the layer.
+    """
+
+    takes: ClassVar[TensorKind] = "flat"
+
+    def build(self, inputs: TensorSpec) -> Interaction:
         raise NotImplementedError

@@ -1,14 +1,18 @@
 """Numeric encodings: ``(B, n_num)`` raw values (NaN where missing) to ``(B, n_num, d_out)``.
 
-A new encoding is one module plus one line in ``NUMERIC_ENCODINGS``; the contract tests in
-``tests/models/test_contracts.py`` then cover it.
+A new encoding is one module (a `NumericEncodingConfig` subclass and its module) plus one
+``NUMERIC_ENCODINGS.register`` line; the contract tests in ``tests/models/`` then cover it.
 """
 
-from harness.models.numeric.base import NumericEncoding
-from harness.models.numeric.log1p import Log1p
+from harness.models.numeric.base import NumericEncoding, NumericEncodingConfig
+from harness.models.numeric.log1p import Log1p, Log1pConfig
+from harness.registry import Registry
 
-__all__ = ["NUMERIC_ENCODINGS", "Log1p", "NumericEncoding"]
+__all__ = ["NUMERIC_ENCODINGS", "Log1p", "Log1pConfig", "NumericEncoding", "NumericEncodingConfig"]
 
-NUMERIC_ENCODINGS: dict[str, type[NumericEncoding]] = {
-    "log1p": Log1p,
-}
+NUMERIC_ENCODINGS: Registry[NumericEncodingConfig] = Registry(
+    "numeric encoding", NumericEncodingConfig
+)
+NUMERIC_ENCODINGS.register(
+    "log1p", Log1pConfig, "sign(x) log(1 + |x|), missing as 0 plus a missing flag"
+)

@@ -1,40 +1,44 @@
-"""What every numeric encoding offers the ranker: its width and a constructor fitted on train."""
+"""What every numeric encoding offers the ranker: a config that builds it, fitted on train."""
 
 from __future__ import annotations
 
-from typing import Self
+from dataclasses import dataclass
 
 import numpy as np
 from torch import Tensor, nn
 
-__all__ = ["NumericEncoding", "check_x_train"]
+from harness.registry import PartConfig
+
+__all__ = ["NumericEncoding", "NumericEncodingConfig", "check_x_train"]
 
 
 class NumericEncoding(nn.Module):
     """Encodes ``n_features`` raw numeric columns (NaN where missing), each to ``d_out`` channels.
 
     **Shape**: ``(B, n_features) -> (B, n_features, d_out)``.
-
-    A subclass implements ``from_train``: anything learned from data (bins, quantiles, scales) is
-    fitted on the training split only, as scikit-learn's ``fit`` would, so that a registry entry
-    can be built from ``(x_train, options)`` alone.
     """
 
     n_features: int
     d_out: int
 
-    @classmethod
-    def from_train(cls, x_train: np.ndarray, *, missing_indicator: bool = True) -> Self:
-        """Builds the encoding from the training split's ``x_num`` (possibly memory-mapped).
-
-        Args:
-            x_train: float ``(N, n_features)``; an encoding that needs statistics should read a
-                sample of rows rather than all of a memory-mapped array.
-            missing_indicator: add a 0/1 channel per feature marking a missing (NaN) value.
-        """
+    def forward(self, x_num: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def forward(self, x_num: Tensor) -> Tensor:
+
+@dataclass(frozen=True)
+class NumericEncodingConfig(PartConfig):
+    """Base of a registered numeric encoding's config (``NUMERIC_ENCODINGS``).
+
+    ``build`` fits what the encoding learns from data (bins, quantiles, scales) on the training
+    split only, as scikit-learn's ``fit`` would.
+    """
+
+    def build(self, x_train: np.ndarray) -> NumericEncoding:
+        """The encoding for the training split's ``x_num`` (float ``(N, n_features)``).
+
+        An encoding that needs statistics should read a sample of rows rather than all of a
+        memory-mapped array.
+        """
         raise NotImplementedError
 
 

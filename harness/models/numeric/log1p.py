@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Self
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from harness.models.numeric.base import NumericEncoding, check_x_train
+from harness.models.numeric.base import NumericEncoding, NumericEncodingConfig, check_x_train
 
-__all__ = ["Log1p"]
+__all__ = ["Log1p", "Log1pConfig"]
 
 
 class Log1p(NumericEncoding):
@@ -37,10 +37,6 @@ class Log1p(NumericEncoding):
         self.missing_indicator = missing_indicator
         self.d_out = 2 if missing_indicator else 1
 
-    @classmethod
-    def from_train(cls, x_train: np.ndarray, *, missing_indicator: bool = True) -> Self:
-        return cls(check_x_train(x_train), missing_indicator=missing_indicator)
-
     def forward(self, x_num: Tensor) -> Tensor:
         if x_num.ndim != 2 or x_num.shape[1] != self.n_features:
             raise ValueError(
@@ -52,3 +48,23 @@ class Log1p(NumericEncoding):
         if not self.missing_indicator:
             return value.unsqueeze(-1)
         return torch.stack((value, missing.to(value.dtype)), dim=-1)
+
+
+@dataclass(frozen=True)
+class Log1pConfig(NumericEncodingConfig):
+    """``log1p``: signed log, missing values 0 (and flagged in a channel of their own).
+
+    Attributes:
+        missing_indicator: add a 0/1 "was missing" channel per feature.
+    """
+
+    missing_indicator: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.missing_indicator, bool):
+            raise ValueError(
+                f"missing_indicator must be true or false, got {self.missing_indicator=}"
+            )
+
+    def build(self, x_train: np.ndarray) -> Log1p:
+        return Log1p(check_x_train(x_train), missing_indicator=self.missing_indicator)

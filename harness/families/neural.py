@@ -1,0 +1,105 @@
+"""The neural family: every neural preset (DCN-v2, DeepFM, DLRM, ...) is a `NeuralConfig`.
+
+A preset is a search-space file (``search_spaces/dcnv2.toml``) that fills ``NeuralConfig``:
+``model`` (a `RankerConfig`: tokenizer, interaction, backbone, head, topology) and ``train`` (a
+`TrainConfig`). ``NEURAL.fit`` seeds, builds the ranker from registered parts and trains it with
+``harness.training.fit``; ``NEURAL.validate`` builds it on the ``meta`` device (no memory, no
+data) and runs one forward pass, so an impossible configuration fails before any trial.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from harness.data.schema import EncodedDataset
+from harness.fitting import FitResult, TrainContext
+from harness.models.ranker import Ranker, RankerConfig
+from harness.training.config import TrainConfig
+from harness.training.loop import fit
+
+__all__ = ["NEURAL", "NeuralConfig", "NeuralFamily", "build_ranker"]
+
+# Rows of the training split a meta-device check reads, for encodings fitted on train.
+_CHECK_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class NeuralConfig:
+    """One neural trial: the ranker's architecture and how to train it.
+
+    Attributes:
+        model: the ranker (`RankerConfig`; defaults: DCN-v2).
+        train: optimiser, batching, early stopping, task weights (`TrainConfig`).
+    """
+
+    model: RankerConfig = field(default_factory=RankerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def build_ranker(config: NeuralConfig, data: EncodedDataset, *, rows: int | None = None) -> Ranker:
+    """The ranker of ``config`` for ``data``'s schema (seed torch first for fixed weights).
+
+    Args:
+        config: the trial's config.
+        data: the dataset; numeric encodings are fitted on its training split.
+        rows: read only the first ``rows`` training rows for the fit (the meta-device check).
+
+    Raises:
+        ValueError: the configuration cannot be built for this schema; the message names the part.
+    """
+    schema = data.schema
+    weights = config.train.task_weights
+    if weights and len(weights) != len(schema.labels):
+        raise ValueError(
+            f"train.task_weights has {len(weights)} weights but the data has "
+            f"{len(schema.labels)} tasks ({', '.join(schema.labels)})"
+        )
+    x_num = data.train.x_num if rows is None else np.asarray(data.train.x_num[:rows])
+    return config.model.build(x_num, schema.cardinalities, len(schema.labels))
+
+
+class NeuralFamily:
+    """The ``Family`` of every neural preset (see the module docstring)."""
+
+    name: str = "neural"
+    kind: Literal["gbdt", "neural"] = "neural"
+    config_type: type[Any] = NeuralConfig
+
+    def fit(self, config: NeuralConfig, data: EncodedDataset, ctx: TrainContext) -> FitResult:
+        """Trains on ``data.train``, early-stops on ``data.valid``, scores ``data.test``."""
+        start = time.perf_counter()
+        torch.set_num_threads(ctx.threads)
+        torch.manual_seed(ctx.seed)
+        model = build_ranker(config, data)
+        result = fit(model, data, config.train, ctx)
+        return replace(
+            result,
+            train_seconds=time.perf_counter() - start,
+            notes=f"input_dim={model.d_input}",
+        )
+
+    def validate(self, config: NeuralConfig, data: EncodedDataset) -> None:
+        """Builds the ranker on the ``meta`` device and runs a forward pass of two rows.
+
+        Raises:
+            ValueError: the configuration is impossible for this dataset (a rank above the
+                input width, token interactions without tokens, mismatched task weights, ...).
+        """
+        with torch.device("meta"):
+            model = build_ranker(config, data, rows=_CHECK_ROWS)
+            x_num = torch.zeros(2, data.schema.n_num)
+            x_cat = torch.zeros(2, data.schema.n_cat, dtype=torch.long)
+            try:
+                logits = model(x_num, x_cat)
+            except (RuntimeError, ValueError) as e:
+                raise ValueError(f"the ranker's forward pass fails: {e}") from None
+        if tuple(logits.shape) != (2, len(data.schema.labels)):
+            raise ValueError(f"logits of shape {tuple(logits.shape)}, expected (B, tasks)")
+
+
+NEURAL = NeuralFamily()
