@@ -53,7 +53,12 @@ class Measurement:
 
 
 def _max_rss_mib() -> float:
-    # ru_maxrss is in KiB on Linux.
+    """This process's peak RSS in MiB: VmHWM of its own memory map. Not ``ru_maxrss``, which in
+    a spawned child keeps the parent's high-water mark across fork and exec."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -117,7 +122,7 @@ def render(
         f"{platform.python_version()}, polars {pl.__version__}; polars threads "
         f"{pl.thread_pool_size()}. Block size {args.block_mib} MiB, protocol {args.protocol}, "
         f"min_count {args.min_count}. Date {time.strftime('%Y-%m-%d %H:%M')}.",
-        "Peak RSS: ru_maxrss of the child process that ran `prepare_criteo` (baseline = after "
+        "Peak RSS: VmHWM of the child process that ran `prepare_criteo` (baseline = after "
         "imports, before any data). CPU s: user + system time of that process (all threads); "
         "when CPU s / 2 is well below total s, other processes were using the cores. Figures "
         "on a shared machine vary from run to run.",

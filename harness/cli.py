@@ -56,17 +56,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="preprocess, tune every model family, write the leaderboard")
-    run.add_argument("--suite", required=True, help="suite name (see `harness suites`)")
-    run.add_argument("--data", help="raw training file or folder (else $HARNESS_DATA_DIR, cache)")
-    run.add_argument("--models", help="comma-separated model families (default: the suite's)")
-    run.add_argument("--trials", type=_positive_int, help="trials per model family")
+    run = sub.add_parser("run", help="preprocess, tune every model, write the leaderboard")
+    run.add_argument("--suite", help="suite name (see `harness suites`)")
+    run.add_argument(
+        "--card",
+        type=Path,
+        help="your dataset card (`harness data init` drafts one) instead of a suite",
+    )
+    run.add_argument("--data", help="raw data file or folder (else $HARNESS_DATA_DIR, cache)")
+    run.add_argument("--valid", help="pre-split data: the validation file (with --data, --test)")
+    run.add_argument("--test", help="pre-split data: the test file (with --data, --valid)")
+    run.add_argument(
+        "--models", help="comma-separated models: search-space files (default: the suite's)"
+    )
+    run.add_argument("--trials", type=_positive_int, help="trials per model")
     run.add_argument(
         "--time-budget",
         type=_positive_float,
-        help="seconds for the run, shared by families; no trial starts after its family's share",
+        help="seconds for the run, shared by the models (see the README on shares)",
     )
-    run.add_argument("--protocol", help="split protocol: sequential (default), x1, x4")
+    run.add_argument(
+        "--protocol",
+        help="split protocol: sequential, x1, x4, time, group, last (default: the card's)",
+    )
     run.add_argument("--min-count", type=_positive_int, help="values rarer than this share an id")
     run.add_argument(
         "--bad-rows",
@@ -110,10 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--url", action="append", help="mirror to try instead (repeatable)")
     fetch.add_argument("--sha256", help="expected sha256 of the archive")
     prepare = data_sub.add_parser("prepare", help="preprocess raw files into the cache")
-    prepare.add_argument("dataset", help="dataset name, e.g. criteo, criteo-1tb")
-    prepare.add_argument("--data", help="raw training file, or folder (criteo-1tb: day files)")
-    prepare.add_argument("--protocol", default="sequential")
-    prepare.add_argument("--min-count", type=_positive_int, default=2)
+    prepare.add_argument("dataset", nargs="?", help="dataset name, e.g. criteo, criteo-1tb")
+    prepare.add_argument("--card", type=Path, help="a dataset card file instead of a name")
+    prepare.add_argument("--data", help="raw data file, or folder (criteo-1tb: day files)")
+    prepare.add_argument("--valid", help="pre-split data: the validation file")
+    prepare.add_argument("--test", help="pre-split data: the test file")
+    prepare.add_argument("--protocol", help="split protocol (default: the card's)")
+    prepare.add_argument("--min-count", type=_positive_int)
     prepare.add_argument("--bad-rows", choices=("error", "skip"), default="error")
     prepare.add_argument("--seed", type=int, default=0)
     where = prepare.add_mutually_exclusive_group()
@@ -127,6 +142,17 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="spread the files over a local Ray cluster with this many CPUs",
     )
+    init = data_sub.add_parser("init", help="draft a dataset card for your own file")
+    init.add_argument("file", help="a CSV, TSV or parquet file (plain or gzip)")
+    init.add_argument("--label", required=True, help="the column to predict")
+    init.add_argument("--positive", help="the label value that means 1 (default: inferred)")
+    init.add_argument("--group", help="a query or user column (per-group metrics, splits)")
+    init.add_argument("--time", help="a time column (the by-time split protocol)")
+    init.add_argument("--name", help="the dataset's name (default: the file's)")
+    init.add_argument("--out", type=Path, help="where to write the card (default: <file>.toml)")
+    init.add_argument("--force", action="store_true", help="replace an existing card")
+    listing = data_sub.add_parser("list", help="the dataset cards")
+    listing.add_argument("--markdown", action="store_true", help="as the README's table")
     return parser
 
 
@@ -156,7 +182,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "data" and args.data_command == "fetch":
         return commands.fetch(args)
     if args.command == "data" and args.data_command == "prepare":
+        if args.dataset is None and args.card is None:
+            raise HarnessError("give a dataset name or --card FILE")
         return commands.prepare(args)
+    if args.command == "data" and args.data_command == "init":
+        return commands.init(args)
+    if args.command == "data" and args.data_command == "list":
+        return commands.datasets(args)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.errors import HarnessError
 
-__all__ = ["dashboard", "fetch", "prepare", "run", "suites"]
+__all__ = ["dashboard", "datasets", "fetch", "init", "prepare", "run", "suites"]
 
 _out = Console(highlight=False)
 
@@ -24,6 +25,9 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         suite=args.suite,
         data=args.data,
+        card=args.card,
+        valid=args.valid,
+        test=args.test,
         models=models,
         trials=args.trials,
         time_budget_s=args.time_budget,
@@ -66,6 +70,7 @@ def dashboard(args: argparse.Namespace) -> int:
 
 
 def suites() -> int:
+    from harness.data.card import load_card
     from harness.models import BACKBONES, HEADS, INTERACTIONS, NUMERIC_ENCODINGS
     from harness.pipeline import available_models, search_space_dir
     from harness.suites import SUITES
@@ -78,7 +83,7 @@ def suites() -> int:
         table.add_row(
             s.name,
             s.dataset,
-            s.protocol,
+            s.protocol or load_card(s.dataset).protocol,
             ", ".join(s.models),
             str(s.trials),
             f"{s.time_budget_s:g} s (synthetic data: {s.synthetic_time_budget_s:g} s)",
@@ -115,47 +120,114 @@ def suites() -> int:
 
 def fetch(args: argparse.Namespace) -> int:
     from harness.data.fetch import fetch_dataset
-    from harness.data.registry import get_dataset
+    from harness.data.registry import download_of, get_dataset
     from harness.paths import downloads_dir
 
-    adapter = get_dataset(args.dataset)
-    if adapter.download is None:
-        how = adapter.manual_download or "pass --data to `harness run`"
-        raise HarnessError(f"{adapter.name} cannot be fetched by harness: {how} ({adapter.card})")
-    folder: Path = args.dest or downloads_dir() / adapter.name
-    path = fetch_dataset(adapter.download, folder, urls=args.url, sha256=args.sha256)
-    _out.print(f"{adapter.name}: {path}\nlicence and terms: {adapter.card}")
+    card = get_dataset(args.dataset)
+    download = download_of(card)
+    if download is None:
+        how = card.manual_download or "pass --data to `harness run`"
+        raise HarnessError(f"{card.name} cannot be fetched by harness: {how} ({card.path})")
+    folder: Path = args.dest or downloads_dir() / card.name
+    path = fetch_dataset(download, folder, urls=args.url, sha256=args.sha256)
+    _out.print(f"{card.name}: {path}\nlicence and terms: {card.docs or card.path}")
     return 0
 
 
 def prepare(args: argparse.Namespace) -> int:
-    from harness.data.preprocess import PreprocessConfig, describe
-    from harness.data.registry import get_dataset
+    from harness.data.card import load_card
+    from harness.data.preprocess import PreprocessConfig, describe, prepare_dataset
     from harness.data.sources import resolve_data
     from harness.paths import cache_root
 
-    adapter = get_dataset(args.dataset)
-    source = resolve_data(adapter.name, args.data)
-    if source.path is None:
+    card = load_card(args.card or args.dataset)
+    source = resolve_data(card, args.data, valid=args.valid, test=args.test)
+    if source.files is None:
         raise HarnessError(
-            f"no {adapter.name} data found; pass --data PATH or run `harness data fetch "
-            f"{adapter.name}`"
+            f"no {card.name} data found; pass --data PATH"
+            + (f" or run `harness data fetch {card.name}`" if card.download else "")
         )
+    protocol = "files" if source.files.presplit else args.protocol or card.protocol
     config = PreprocessConfig(
-        protocol=args.protocol, min_count=args.min_count, seed=args.seed, bad_rows=args.bad_rows
+        protocol=protocol,
+        min_count=args.min_count or card.min_count,
+        seed=args.seed,
+        bad_rows=args.bad_rows,
     )
     if args.address is not None or args.workers is not None:
         from harness.distributed import prepare_distributed  # imports ray: only when asked
 
         dataset = prepare_distributed(
+            card,
             source.files,
             config,
             cache_root=cache_root(),
             address=args.address,
             num_cpus=args.workers,
-            name=adapter.name,
         )
     else:
-        dataset = adapter.prepare(source.files, config, cache_root=cache_root(), name=adapter.name)
+        dataset = prepare_dataset(card, source.files, config, cache_root=cache_root())
     _out.print(describe(dataset))
     return 0
+
+
+def init(args: argparse.Namespace) -> int:
+    from harness.data.draft import draft_card
+
+    draft = draft_card(
+        args.file,
+        label=args.label,
+        name=args.name,
+        positive=args.positive,
+        group=args.group,
+        time=args.time,
+    )
+    out: Path = args.out or Path(f"{Path(args.file).name.split('.')[0]}.toml")
+    if out.exists() and not args.force:
+        raise HarnessError(f"{out} exists; pass --out OTHER.toml or --force to replace it")
+    out.write_text(draft.text)
+    _out.print(
+        f"wrote {out}: {len(draft.numeric)} numeric, {len(draft.categorical)} categorical, "
+        f"{len(draft.skipped)} left out; check it, then run "
+        f"`harness run --data {args.file} --card {out}`",
+        soft_wrap=True,
+    )
+    return 0
+
+
+def datasets(args: argparse.Namespace) -> int:
+    from harness.data.card import card_names, load_card
+
+    cards = [load_card(n) for n in card_names()]
+    if args.markdown:
+        _out.print(datasets_markdown(cards), soft_wrap=True, markup=False)
+        return 0
+    table = Table(title="Datasets (cards in datasets/)", title_justify="left")
+    for column in ("dataset", "what it is", "tasks", "features", "protocol", "licence"):
+        table.add_column(column, no_wrap=column == "dataset")
+    for card in cards:
+        table.add_row(
+            card.name,
+            card.description,
+            ", ".join(card.labels),
+            f"{len(card.numeric)} numeric, {len(card.categorical)} categorical",
+            card.protocol,
+            card.licence,
+        )
+    _out.print(table)
+    return 0
+
+
+def datasets_markdown(cards: list[Any]) -> str:
+    """The README's dataset table, made from the cards (``harness data list --markdown``)."""
+    lines = [
+        "| dataset | what it is | tasks | features | groups | default split | licence |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for card in cards:
+        lines.append(
+            f"| `{card.name}` | {card.description} | {', '.join(card.labels)} | "
+            f"{len(card.numeric)} numeric, {len(card.categorical)} categorical | "
+            f"{card.group or '—'} | {card.protocol} | {card.licence} |"
+        )
+    return "\n".join(lines)

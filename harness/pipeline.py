@@ -26,10 +26,12 @@ from rich.console import Console
 
 import harness
 from harness.data.cache import load_encoded
-from harness.data.preprocess import PreprocessConfig
-from harness.data.registry import DatasetAdapter, get_dataset
+from harness.data.card import DatasetCard, load_card
+from harness.data.preprocess import PreprocessConfig, prepare_dataset
+from harness.data.registry import write_synthetic
 from harness.data.schema import EncodedDataset
 from harness.data.sources import resolve_data
+from harness.data.splits import get_protocol
 from harness.errors import HarnessError
 from harness.families.registry import get_family
 from harness.leaderboard.console import leaderboard_table
@@ -37,7 +39,7 @@ from harness.leaderboard.markdown import RunInfo, render, write_atomic
 from harness.leaderboard.summary import ModelSummary, summarize
 from harness.paths import cache_root, downloads_dir
 from harness.results.table import TrialResult, read_results
-from harness.suites import Suite, get_suite
+from harness.suites import Suite, get_suite, suite_for_card
 from harness.tuning.space import SearchSpace, load_search_space
 
 __all__ = [
@@ -62,10 +64,17 @@ _LAUNCH_SHARE = 0.8
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything ``harness run`` was asked; None means "the suite's default"."""
+    """Everything ``harness run`` was asked; None means "the suite's (or card's) default".
 
-    suite: str
+    ``card`` runs a user's own dataset card (``--card``): the suite is then that card's, with
+    the default models; ``valid`` and ``test`` are pre-split files next to ``data``.
+    """
+
+    suite: str | None
     data: str | None = None
+    card: Path | None = None
+    valid: str | None = None
+    test: str | None = None
     models: tuple[str, ...] | None = None
     trials: int | None = None
     time_budget_s: float | None = None
@@ -168,54 +177,52 @@ def check_against_data(spaces: Sequence[SearchSpace], dataset: EncodedDataset) -
     return checked
 
 
-def _data(
-    adapter: DatasetAdapter, suite: Suite, opts: RunOptions, console: Console
-) -> EncodedDataset:
-    source = resolve_data(adapter.name, opts.data)
+def _data(card: DatasetCard, suite: Suite, opts: RunOptions, console: Console) -> EncodedDataset:
+    source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
+    presplit = source.files is not None and source.files.presplit
+    if presplit and opts.protocol not in (None, "files"):
+        raise HarnessError(
+            f"--protocol {opts.protocol}: pre-split files (--valid, --test) are already split"
+        )
     config = PreprocessConfig(
-        protocol=opts.protocol or suite.protocol,
-        min_count=opts.min_count or suite.min_count,
+        protocol="files" if presplit else opts.protocol or suite.protocol or card.protocol,
+        min_count=opts.min_count or suite.min_count or card.min_count,
         seed=opts.seed,
         bad_rows=opts.bad_rows,  # type: ignore[arg-type]
     )
-    if source.path is not None:
+    if source.files is not None:
         console.print(f"data: {source.path} (from {source.origin})")
-        if opts.address is not None and len(source.files) > 1:
+        if opts.address is not None and len(source.files.main) > 1:
             # Several raw files and a cluster: one Ray task per file (harness/distributed/).
             from harness.distributed.prepare import prepare_distributed
 
             return prepare_distributed(
+                card,
                 source.files,
                 config,
                 cache_root=cache_root(),
                 address=opts.address,
                 progress=opts.progress,
-                name=adapter.name,
             )
-        return adapter.prepare(
-            source.path, config, cache_root=cache_root(), progress=opts.progress, name=adapter.name
+        return prepare_dataset(
+            card, source.files, config, cache_root=cache_root(), progress=opts.progress
         )
-    if adapter.write_synthetic is None:
-        raise HarnessError(
-            f"no {adapter.name} data found and it has no synthetic stand-in; pass --data PATH"
-        )
-    rows = opts.synthetic_rows or suite.synthetic_rows
-    console.print(
-        f"[yellow]no {adapter.name} data found (--data, $HARNESS_DATA_DIR, {downloads_dir()}): "
-        f"running on a SYNTHETIC {adapter.name}-shaped dataset of {rows:,} rows instead; "
-        f"for real data run `harness data fetch {adapter.name}`[/]"
+    rows = opts.synthetic_rows or suite.synthetic_rows or card.synthetic.rows
+    fetch = (
+        f"`harness data fetch {card.name}`"
+        if card.download is not None
+        else "--data PATH (see the card for where to get it)"
     )
-    path = downloads_dir() / "synthetic" / f"{adapter.name}-synthetic-{rows}-seed0.txt"
-    if not path.exists():
-        with console.status(f"writing {rows:,} synthetic rows to {path}"):
-            adapter.write_synthetic(path, rows, seed=0)
-    return adapter.prepare(
-        path,
-        config,
-        cache_root=cache_root(),
-        progress=opts.progress,
-        name=adapter.name,
-        synthetic=True,
+    console.print(
+        f"[yellow]no {card.name} data found (--data, $HARNESS_DATA_DIR, {downloads_dir()}): "
+        f"running on a SYNTHETIC {card.name}-shaped dataset of {rows:,} rows instead; "
+        f"for real data: {fetch}[/]"
+    )
+    folder = downloads_dir() / "synthetic" / f"{card.name}-{rows}-seed0"
+    with console.status(f"writing {rows:,} synthetic rows to {folder}"):
+        files = write_synthetic(card, folder, rows, seed=0)
+    return prepare_dataset(
+        card, files, config, cache_root=cache_root(), progress=opts.progress, synthetic=True
     )
 
 
@@ -225,11 +232,7 @@ def _load_cached(cache_dir: str) -> EncodedDataset:
 
 
 def _protocol_text(name: str) -> str:
-    return {
-        "sequential": "sequential (file order 80/10/10)",
-        "x1": "x1 (BARS: seeded random 7:2:1)",
-        "x4": "x4 (BARS: seeded random 8:1:1)",
-    }.get(name, name)
+    return f"{name} ({get_protocol(name).description})"
 
 
 def _resources(cpus_per_trial: int, address: str | None) -> str:
@@ -237,14 +240,28 @@ def _resources(cpus_per_trial: int, address: str | None) -> str:
     return f"{where}, {cpus_per_trial} CPU per trial"
 
 
+def _suite_and_card(opts: RunOptions) -> tuple[Suite, DatasetCard]:
+    """The suite (named, or a user's card's) and its dataset card."""
+    if opts.card is not None:
+        card = load_card(opts.card)
+        if opts.suite is not None and opts.suite != card.name:
+            raise HarnessError(
+                f"--suite {opts.suite} and --card {opts.card} (dataset {card.name!r}): give one"
+            )
+        return suite_for_card(card), card
+    if opts.suite is None:
+        raise HarnessError("give --suite NAME (see `harness suites`) or --card FILE for your data")
+    suite = get_suite(opts.suite)
+    return suite, load_card(suite.dataset)
+
+
 def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
     """Runs one suite end to end and writes its leaderboard; see the module docstring."""
     from harness.tuning.tuner import ray_session, tune_model  # the one module importing ray
 
-    suite = get_suite(opts.suite)
+    suite, card = _suite_and_card(opts)
     spaces = load_models(opts.models or suite.models, search_space_dir(opts.search_spaces))
-    adapter = get_dataset(suite.dataset)
-    dataset = _data(adapter, suite, opts, console)
+    dataset = _data(card, suite, opts, console)
     with console.status("checking every search space against the dataset's schema"):
         checked = check_against_data(spaces, dataset)
     console.print(f"search spaces: {checked} corner configurations fit the dataset")
@@ -261,7 +278,7 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         synthetic=dataset.synthetic,
         source=dataset.source,
         protocol=_protocol_text(dataset.protocol),
-        min_count=opts.min_count or suite.min_count,
+        min_count=opts.min_count or suite.min_count or card.min_count,
         rows=(dataset.train.n_rows, dataset.valid.n_rows, dataset.test.n_rows),
         skipped_rows=dataset.skipped_rows,
         n_num=dataset.schema.n_num,
@@ -275,6 +292,9 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         results_path=str(paths.results),
         storage_url=f"sqlite:///{paths.studies}",
         models=tuple((s.name, s.family, s.description) for s in spaces),
+        tasks=dataset.schema.labels,
+        group=dataset.schema.query_group,
+        card=card.path,
     )
     if dataset.skipped_rows:
         console.print(f"[yellow]skipped {dataset.skipped_rows:,} malformed rows (--bad-rows skip)")

@@ -16,13 +16,19 @@ from harness.data.schema import (
 
 
 def planted_dataset(
-    cardinalities: Sequence[int], n_train: int, n_eval: int, seed: int = 0
+    cardinalities: Sequence[int],
+    n_train: int,
+    n_eval: int,
+    seed: int = 0,
+    *,
+    group_size: int | None = None,
 ) -> EncodedDataset:
     """A tiny encoded dataset whose labels follow ``2*x0 - x1 + sum_j effect_j[cat_j]``.
 
     Three numeric features (x2 is noise with 20% NaN) and one categorical feature per
     cardinality, each with random per-value effects: a learnable signal for family and tuner
-    tests that do not depend on the data pipeline.
+    tests that do not depend on the data pipeline. With ``group_size``, consecutive rows form
+    groups of that size (queries), as a card's ``group`` column gives.
     """
     rng = np.random.default_rng(seed)
     effects = [rng.normal(0.0, 1.5, size=c) for c in cardinalities]
@@ -35,7 +41,8 @@ def planted_dataset(
         for j, effect in enumerate(effects):
             logit = logit + effect[x_cat[:, j]]
         y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
-        return EncodedSplit(x_num=x_num, x_cat=x_cat.astype(np.int32), y=y[:, None])
+        group = None if group_size is None else (np.arange(n) // group_size).astype(np.uint64)
+        return EncodedSplit(x_num=x_num, x_cat=x_cat.astype(np.int32), y=y[:, None], group=group)
 
     schema = FeatureSchema(
         numeric=tuple(NumericFeature(f"n{i}") for i in range(3)),

@@ -23,7 +23,10 @@ def _one_line_error(err: str) -> str:
     return lines[0]
 
 
-def test_suites_lists_suites_models_and_parts(capsys: pytest.CaptureFixture[str]) -> None:
+def test_suites_lists_suites_models_and_parts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # rich wraps and cuts cells to the terminal's width
     code, out, _ = _run(capsys, "suites")
     assert code == 0
     models = ("lightgbm", "catboost", "dcnv2", "deepfm", "dlrm", "autoint", "hiformer", "fm")
@@ -42,7 +45,7 @@ def test_unknown_suite_names_the_valid_ones(
 ) -> None:
     code, _, err = _run(capsys, "run", "--suite", "critoe")
     assert code == 2
-    assert "unknown suite 'critoe'; valid suites: criteo" in _one_line_error(err)
+    assert "unknown suite 'critoe'; valid suites: adult, avazu, criteo" in _one_line_error(err)
 
 
 def test_unknown_model_names_the_valid_ones(

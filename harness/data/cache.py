@@ -5,12 +5,14 @@ Layout of one cache folder::
     <name>-<protocol>-<key>/
         schema.json            FeatureSchema (numeric stats, cardinalities, labels)
         meta.json              rows per split, protocol, skipped rows, source files, timings
-        train/ valid/ test/    x_num.npy float32 [N, n_num], x_cat.npy int32 [N, n_cat], y.npy
+        train/ valid/ test/    x_num.npy float32 [N, n_num], x_cat.npy int32 [N, n_cat],
+                               y.npy float32 [N, n_tasks], group.npy uint64 [N] (grouped data)
         cat_counts/<C>.npy     int64 training count of each id (index = id) per feature
-        vocab/<C>.npy          the raw value of each vocabulary id (index = id - 2)
+        vocab/<C>.npy          the raw key of each vocabulary id (index = id - 2)
 
 The key hashes the source files' identities (resolved path, size, mtime of each, in order), the
-preprocessing config and `FORMAT_VERSION`, so a changed file, config or format misses the cache
+dataset card's fingerprint, the preprocessing config and `FORMAT_VERSION`, so a changed file,
+card, config or format misses the cache
 instead of reading stale arrays. It does not depend on how the cache was built (in one process
 or on a Ray cluster): both give the same arrays. A folder is built under a temporary name and
 renamed into place when complete, so an interrupted run never leaves a half-written cache under a
@@ -45,7 +47,8 @@ __all__ = [
 ]
 
 # Bump when the arrays or metadata written for the same input and config change.
-FORMAT_VERSION = 1
+# 2: dataset cards (statistics with quantile knots, several tasks, group keys).
+FORMAT_VERSION = 2
 ARRAY_NAMES = ("x_num", "x_cat", "y")
 _META = "meta.json"
 _SCHEMA = "schema.json"
@@ -105,6 +108,12 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
 
 
+def _load_split(folder: Path) -> EncodedSplit:
+    arrays = {a: np.load(folder / f"{a}.npy", mmap_mode="r") for a in ARRAY_NAMES}
+    group = folder / "group.npy"
+    return EncodedSplit(**arrays, group=np.load(group, mmap_mode="r") if group.exists() else None)
+
+
 def load_encoded(cache_dir: Path) -> EncodedDataset:
     """Memory-map a finished cache folder (see the module docstring for its layout).
 
@@ -124,15 +133,7 @@ def load_encoded(cache_dir: Path) -> EncodedDataset:
             "delete the folder and prepare again"
         )
     schema = FeatureSchema.from_json((cache_dir / _SCHEMA).read_text())
-    splits = {
-        name: EncodedSplit(
-            **{
-                array: np.load(cache_dir / name / f"{array}.npy", mmap_mode="r")
-                for array in ARRAY_NAMES
-            }
-        )
-        for name in SPLIT_NAMES
-    }
+    splits = {name: _load_split(cache_dir / name) for name in SPLIT_NAMES}
     cat_counts = tuple(
         np.load(cache_dir / "cat_counts" / f"{feature.name}.npy", mmap_mode="r")
         for feature in schema.categorical

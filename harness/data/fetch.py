@@ -1,8 +1,9 @@
 """Downloads with a progress bar, resume and a checksum, and extraction of one archive member.
 
-``harness data fetch criteo`` downloads Criteo's public Kaggle archive (about 4.3 GB) and extracts
-``train.txt``. A partial download is kept as ``<name>.part`` and resumed with an HTTP Range request;
-a server that ignores Range gets the download restarted from the first byte.
+``harness data fetch criteo`` downloads Criteo's public Kaggle archive (about 4.3 GB, named in
+the card's ``[download]`` table) and extracts ``train.txt``. A partial download is kept as
+``<name>.part`` and resumed with an HTTP Range request; a server that ignores Range gets the
+download restarted from the first byte.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rich.progress import (
 
 from harness.errors import HarnessError
 
-__all__ = ["DOWNLOADS", "Download", "download", "extract_member", "fetch_dataset", "sha256_of"]
+__all__ = ["Download", "download", "extract_member", "fetch_dataset", "sha256_of"]
 
 _BLOCK = 1 << 20
 _TIMEOUT_S = 60
@@ -44,20 +45,6 @@ class Download:
     # None where no published checksum is known: the first complete download's sha256 is then
     # recorded beside the file and every later fetch is checked against it.
     sha256: str | None = None
-
-
-DOWNLOADS: dict[str, Download] = {
-    "criteo": Download(
-        name="criteo",
-        urls=(
-            "https://go.criteo.net/criteo-research-kaggle-display-advertising-challenge-dataset.tar.gz",
-            "https://s3-eu-west-1.amazonaws.com/kaggle-display-advertising-challenge-dataset/dac.tar.gz",
-            "https://s3-eu-west-1.amazonaws.com/criteo-labs/dac.tar.gz",
-        ),
-        archive_name="criteo-kaggle-dac.tar.gz",
-        member="train.txt",
-    ),
-}
 
 
 def _progress(enabled: bool) -> Progress:

@@ -1,20 +1,25 @@
-"""Raw Criteo text (one file or several, e.g. day files) -> encoded, cached, memory-mapped splits.
+"""A card's raw files (one or several, or pre-split) -> encoded, cached, memory-mapped splits.
 
-Each raw file is a *shard*; the passes over a shard are the pure functions of
-`harness.data.shards`, and `prepare_shards` runs them through a `ShardRunner`: here a loop in this
-process (`prepare_criteo`), in `harness.distributed` Ray tasks spread over a cluster. Both give
-byte-identical caches, since they run the same functions and finish the cache the same way:
+Each main file is a *shard*; the passes over a shard are the pure functions of
+`harness.data.shards`, and `prepare_dataset` runs them through a `ShardRunner`: here a loop in
+this process, in `harness.distributed` Ray tasks spread over a cluster. Both give byte-identical
+caches, since they run the same functions and finish the cache the same way:
 
-1. **parse** every shard into Arrow IPC block files (memory bounded by the block size);
-2. **count** each shard's training rows (value counts, exact integer sums) and merge the counts
-   into the vocabularies and numeric statistics: fitted on the training split only;
-3. **encode** each shard into its row ranges of the per-split ``.npy`` files, preallocated at
+1. **parse** every shard into canonical Arrow IPC block files (memory bounded by the block size;
+   side tables joined, derived features and task labels computed);
+2. **plan** the split (`harness.data.splits`: by row index, time, group, per user, or the given
+   files);
+3. **count** each shard's training rows (value counts, exact integer sums, the quantile sample)
+   and merge the counts into the vocabularies and numeric statistics: fitted on the training
+   split only;
+4. **encode** each shard into its row ranges of the per-split ``.npy`` files, preallocated at
    their final size once the per-shard split counts are known; each split keeps file order.
 
 Several files are read in order as if concatenated: the global row index (which sets each row's
 split) runs on across files, while a bad row is still reported by its own file and line. The
 result depends neither on the block size nor on how rows are cut into files: the same rows give
-byte-identical arrays and statistics. Vocabulary ids are described in `harness.data.vocab`.
+byte-identical arrays (and, for integer columns, statistics). Vocabulary ids are described in
+`harness.data.vocab`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+import polars as pl
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -47,13 +53,13 @@ from harness.data.cache import (
     load_encoded,
     write_json,
 )
-from harness.data.criteo import DEFAULT_BLOCK_BYTES, BadRows, check_readable
+from harness.data.card import DatasetCard, load_card
+from harness.data.readers.base import DEFAULT_BLOCK_BYTES, BadRows, check_readable
 from harness.data.schema import SPLIT_NAMES, EncodedDataset
 from harness.data.shards import (
     CountMerger,
     Fitted,
     FrameEncoder,
-    RowSplit,
     ShardCounts,
     ShardInfo,
     ShardPlan,
@@ -63,13 +69,17 @@ from harness.data.shards import (
     encode_shard,
     parse_shard,
     plan_shards,
+    read_columns,
     shard_offsets,
     write_fitted,
 )
-from harness.data.splits import get_protocol
+from harness.data.splits import SplitContext, SplitPlan, get_protocol
+from harness.data.table import CanonicalColumns
 from harness.errors import HarnessError
 
 __all__ = [
+    "DEFAULT_BLOCK_BYTES",
+    "DataFiles",
     "PreprocessConfig",
     "ShardRunner",
     "Sources",
@@ -78,7 +88,7 @@ __all__ = [
     "describe",
     "load_encoded",
     "prepare_criteo",
-    "prepare_shards",
+    "prepare_dataset",
     "progress_bars",
 ]
 
@@ -88,10 +98,10 @@ Sources = Path | Sequence[Path]
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """How a raw file becomes encoded splits.
+    """How raw files become encoded splits.
 
     Attributes:
-        protocol: a name in ``SPLIT_PROTOCOLS`` (``sequential``, ``x1``, ``x4``).
+        protocol: a name in ``SPLIT_PROTOCOLS`` (``sequential``, ``x1``, ``x4``, ``time``, ...).
         min_count: training count a categorical value needs to get its own id (else RARE_ID).
         seed: seeds the random split protocols.
         bad_rows: ``"error"`` stops at the first bad row; ``"skip"`` drops and counts them.
@@ -122,6 +132,42 @@ class PreprocessConfig:
         return settings
 
 
+@dataclass(frozen=True)
+class DataFiles:
+    """The files of one dataset: main files read in order, and the card's side tables.
+
+    Attributes:
+        main: the main files (shards), read in order as if concatenated.
+        splits: for pre-split data, each main file's split code (0 train, 1 valid, 2 test);
+            empty otherwise.
+        sides: one file per ``card.joins`` entry.
+    """
+
+    main: tuple[Path, ...]
+    splits: tuple[int, ...] = ()
+    sides: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.main:
+            raise HarnessError("no data files given; pass at least one file")
+        if self.splits and len(self.splits) != len(self.main):  # a bug
+            raise ValueError(f"{len(self.splits)} split codes for {len(self.main)} files")
+
+    @classmethod
+    def of(cls, sources: Sources | DataFiles) -> DataFiles:
+        if isinstance(sources, DataFiles):
+            return sources
+        return cls(as_paths(sources))
+
+    @property
+    def presplit(self) -> bool:
+        return bool(self.splits)
+
+    @property
+    def every(self) -> tuple[Path, ...]:
+        return (*self.main, *self.sides)
+
+
 def as_paths(sources: Sources) -> tuple[Path, ...]:
     """The raw files of ``sources`` as a tuple (one path, or several in order).
 
@@ -130,16 +176,33 @@ def as_paths(sources: Sources) -> tuple[Path, ...]:
     """
     paths = (Path(sources),) if isinstance(sources, (str, Path)) else tuple(map(Path, sources))
     if not paths:
-        raise HarnessError("no raw files given; pass at least one Criteo text file")
+        raise HarnessError("no raw files given; pass at least one data file")
     return paths
 
 
 def cache_dir_for(
-    paths: Sequence[Path], config: PreprocessConfig, *, cache_root: Path, name: str, synthetic: bool
+    files: DataFiles,
+    config: PreprocessConfig,
+    card: DatasetCard,
+    *,
+    cache_root: Path,
+    synthetic: bool,
 ) -> Path:
-    """The cache folder of these files and config (the same for every runner)."""
-    settings = {**config.cache_settings(), "name": name, "synthetic": synthetic}
-    return Path(cache_root) / f"{name}-{config.protocol}-{cache_key(paths, settings)}"
+    """The cache folder of these files, card and config (the same for every runner).
+
+    The key holds the polars version: string categoricals are keyed by polars' hash, stable
+    within a version.
+    """
+    settings = {
+        **config.cache_settings(),
+        "name": card.name,
+        "synthetic": synthetic,
+        "card": card.fingerprint,
+        "splits": list(files.splits),
+        "sides": len(files.sides),
+        "polars": pl.__version__,
+    }
+    return Path(cache_root) / f"{card.name}-{config.protocol}-{cache_key(files.every, settings)}"
 
 
 def prepare_criteo(
@@ -151,16 +214,42 @@ def prepare_criteo(
     name: str = "criteo",
     synthetic: bool = False,
 ) -> EncodedDataset:
-    """Encode raw Criteo text into cached splits in this process, or load them if cached.
+    """Raw Criteo text through the ``criteo`` card (or ``name``'s card), in this process.
 
     Args:
         path: raw Criteo text (plain or gzip), or several such files (e.g. ``day_0`` ..
             ``day_23``) read in order as if concatenated.
         config: split protocol, vocabulary threshold, bad-row policy, block size.
-        cache_root: folder holding one sub-folder per prepared (files, config).
+        cache_root: folder holding one sub-folder per prepared (files, card, config).
         progress: show rich progress bars on stderr.
-        name: dataset name (in the cache folder name and the result).
+        name: the card (``criteo`` or ``criteo-1tb``).
         synthetic: mark the dataset as synthetic (shown in its title).
+    """
+    return prepare_dataset(
+        load_card(name), path, config, cache_root=cache_root, progress=progress, synthetic=synthetic
+    )
+
+
+def prepare_dataset(
+    card: DatasetCard,
+    files: Sources | DataFiles,
+    config: PreprocessConfig,
+    *,
+    cache_root: Path,
+    progress: bool = True,
+    synthetic: bool = False,
+    runner: ShardRunner | None = None,
+) -> EncodedDataset:
+    """Encode a card's raw files into cached splits, or load them if already cached.
+
+    Args:
+        card: the dataset card.
+        files: the main file(s), or `DataFiles` with side tables and pre-split files.
+        config: split protocol, vocabulary threshold, bad-row policy, block size.
+        cache_root: folder holding one sub-folder per prepared (files, card, config).
+        progress: show rich progress bars on stderr.
+        synthetic: mark the dataset as synthetic (shown in its title).
+        runner: runs the passes (default: in this process).
 
     Returns:
         The dataset, memory-mapped from its cache folder.
@@ -169,15 +258,25 @@ def prepare_criteo(
         HarnessError: unreadable input, a bad row (with ``bad_rows="error"``; the message names
             the file and its line), or too few rows for every split to get one.
     """
-    return prepare_shards(
-        as_paths(path),
-        config,
-        _InProcess(),
-        cache_root=cache_root,
-        progress=progress,
-        name=name,
-        synthetic=synthetic,
-    )
+    files = DataFiles.of(files)
+    if files.presplit and config.protocol != "files":
+        raise HarnessError(
+            f"pre-split files (--valid, --test) take the 'files' protocol, not {config.protocol!r}"
+        )
+    if len(files.sides) != len(card.joins):
+        raise HarnessError(
+            f"{card.path}: join: the card joins {len(card.joins)} table(s), "
+            f"{len(files.sides)} side file(s) found"
+        )
+    for path in files.every:
+        check_readable(path)
+    final = cache_dir_for(files, config, card, cache_root=cache_root, synthetic=synthetic)
+    if is_complete(final):
+        return load_encoded(final)
+    runner = runner or _InProcess()
+    with progress_bars(progress) as bars, building(final) as work:
+        _build(card, files, config, runner, work, bars, synthetic=synthetic)
+    return load_encoded(final)
 
 
 class ShardRunner(Protocol):
@@ -193,13 +292,23 @@ class ShardRunner(Protocol):
         ...
 
     def parse(
-        self, paths: Sequence[Path], folder: Path, config: PreprocessConfig, bars: Progress
+        self,
+        card: DatasetCard,
+        files: DataFiles,
+        folder: Path,
+        config: PreprocessConfig,
+        bars: Progress,
     ) -> list[ShardInfo]:
-        """`parse_shard` of ``paths[i]`` into ``folder / f"{i:05d}"``; shards in path order."""
+        """`parse_shard` of ``files.main[i]`` into ``folder / f"{i:05d}"``; shards in order."""
         ...
 
     def count(
-        self, shards: Sequence[ShardInfo], offsets: Sequence[int], split: RowSplit, bars: Progress
+        self,
+        shards: Sequence[ShardInfo],
+        offsets: Sequence[int],
+        plan: SplitPlan,
+        columns: CanonicalColumns,
+        bars: Progress,
     ) -> Iterator[tuple[int, ShardCounts]]:
         """`count_shard` of every shard: ``(shard index, counts)`` in any order."""
         ...
@@ -209,38 +318,13 @@ class ShardRunner(Protocol):
         shards: Sequence[ShardInfo],
         plans: Sequence[ShardPlan],
         fitted: Fitted,
-        split: RowSplit,
+        plan: SplitPlan,
+        columns: CanonicalColumns,
         arrays_dir: Path,
         bars: Progress,
     ) -> None:
         """`encode_shard` of every shard into the arrays preallocated under ``arrays_dir``."""
         ...
-
-
-def prepare_shards(
-    paths: Sequence[Path],
-    config: PreprocessConfig,
-    runner: ShardRunner,
-    *,
-    cache_root: Path,
-    progress: bool = True,
-    name: str = "criteo",
-    synthetic: bool = False,
-) -> EncodedDataset:
-    """Encode raw files into cached splits with ``runner``, or load them if already cached.
-
-    See `prepare_criteo` for the arguments; the cache folder and its contents do not depend on
-    the runner.
-    """
-    paths = as_paths(paths)
-    for path in paths:
-        check_readable(path)
-    final = cache_dir_for(paths, config, cache_root=cache_root, name=name, synthetic=synthetic)
-    if is_complete(final):
-        return load_encoded(final)
-    with progress_bars(progress) as bars, building(final) as work:
-        _build(paths, config, runner, work, bars, name=name, synthetic=synthetic)
-    return load_encoded(final)
 
 
 @dataclass
@@ -269,20 +353,22 @@ def _source(paths: Sequence[Path]) -> str:
 
 
 def _build(
-    paths: Sequence[Path],
+    card: DatasetCard,
+    files: DataFiles,
     config: PreprocessConfig,
     runner: ShardRunner,
     work: Path,
     bars: Progress,
     *,
-    name: str,
     synthetic: bool,
 ) -> None:
     protocol = get_protocol(config.protocol)
+    columns = CanonicalColumns.of(card)
     timings = _Timings()
     started = time.perf_counter()
+    paths = files.main
 
-    shards = runner.parse(paths, work / "blocks", config, bars)
+    shards = runner.parse(card, files, work / "blocks", config, bars)
     n_rows = sum(s.rows for s in shards)
     skipped = sum(s.skipped for s in shards)
     if n_rows == 0:
@@ -290,10 +376,17 @@ def _build(
     timings.parse_s = time.perf_counter() - started
 
     fit_started = time.perf_counter()
-    split = RowSplit(config.protocol, config.seed, n_rows)
-    merger = CountMerger()
+    context = SplitContext(
+        n_rows=n_rows,
+        seed=config.seed,
+        shard_splits=files.splits or tuple(None for _ in shards),
+        columns=partial(read_columns, shards),
+        work=work,
+    )
+    plan = protocol.plan(context)
+    merger = CountMerger(columns, card)
     split_rows: list[Splits | None] = [None] * len(shards)
-    for index, counts in runner.count(shards, shard_offsets(shards), split, bars):
+    for index, counts in runner.count(shards, shard_offsets(shards), plan, columns, bars):
         split_rows[index] = counts.split_rows
         merger.add(counts)
     if any(rows is None for rows in split_rows):  # a bug in a runner
@@ -314,9 +407,10 @@ def _build(
     timings.fit_s = time.perf_counter() - fit_started
 
     encode_started = time.perf_counter()
-    allocate_arrays(work, sizes)
-    runner.encode(shards, plan_shards(shards, planned), fitted, split, work, bars)
+    allocate_arrays(work, sizes, columns)
+    runner.encode(shards, plan_shards(shards, planned), fitted, plan, columns, work, bars)
     shutil.rmtree(work / "blocks")
+    (work / "split_codes.npy").unlink(missing_ok=True)
     timings.encode_s = time.perf_counter() - encode_started
 
     write_fitted(work, fitted)
@@ -324,17 +418,21 @@ def _build(
     meta = {
         "format_version": FORMAT_VERSION,
         "harness_version": __version__,
-        "name": name,
+        "name": card.name,
+        "card": card.path,
+        "card_fingerprint": card.fingerprint,
         "synthetic": synthetic,
         "source": _source(paths),
         "sources": [str(p.resolve()) for p in paths],
-        "source_bytes": sum(p.stat().st_size for p in paths),
+        "side_files": [str(p.resolve()) for p in files.sides],
+        "source_bytes": sum(p.stat().st_size for p in files.every),
         "protocol": config.protocol,
         "protocol_description": protocol.description,
         "config": config.cache_settings(),
         "rows": dict(zip(SPLIT_NAMES, sizes, strict=True)),
         "total_rows": n_rows,
         "skipped_rows": skipped,
+        "skipped_by_file": {s.source: s.skipped for s in shards if s.skipped},
         "shards": len(shards),
         "blocks": sum(len(s.blocks) for s in shards),
         "runner": runner.description,
@@ -350,8 +448,14 @@ class _InProcess:
     description = "single process"
 
     def parse(
-        self, paths: Sequence[Path], folder: Path, config: PreprocessConfig, bars: Progress
+        self,
+        card: DatasetCard,
+        files: DataFiles,
+        folder: Path,
+        config: PreprocessConfig,
+        bars: Progress,
     ) -> list[ShardInfo]:
+        paths = files.main
         sizes = [p.stat().st_size for p in paths]
         task = bars.add_task(f"parse {_label(paths)}", total=sum(sizes))
         shards: list[ShardInfo] = []
@@ -360,6 +464,8 @@ class _InProcess:
                 parse_shard(
                     path,
                     folder / f"{index:05d}",
+                    card=card,
+                    side_files=files.sides,
                     block_bytes=config.block_bytes,
                     bad_rows=config.bad_rows,
                     on_block=partial(_show_bytes, bars, task, sum(sizes[:index])),
@@ -368,28 +474,52 @@ class _InProcess:
         return shards
 
     def count(
-        self, shards: Sequence[ShardInfo], offsets: Sequence[int], split: RowSplit, bars: Progress
+        self,
+        shards: Sequence[ShardInfo],
+        offsets: Sequence[int],
+        plan: SplitPlan,
+        columns: CanonicalColumns,
+        bars: Progress,
     ) -> Iterator[tuple[int, ShardCounts]]:
         task = bars.add_task("fit on train", total=sum(len(s.blocks) for s in shards))
         advance = partial(_advance, bars, task)
+        n_rows = sum(s.rows for s in shards)
         for index, (shard, offset) in enumerate(zip(shards, offsets, strict=True)):
-            yield index, count_shard(shard, offset=offset, split=split, on_block=advance)
+            yield (
+                index,
+                count_shard(
+                    shard,
+                    index=index,
+                    offset=offset,
+                    plan=plan,
+                    columns=columns,
+                    n_rows=n_rows,
+                    on_block=advance,
+                ),
+            )
 
     def encode(
         self,
         shards: Sequence[ShardInfo],
         plans: Sequence[ShardPlan],
         fitted: Fitted,
-        split: RowSplit,
+        plan: SplitPlan,
+        columns: CanonicalColumns,
         arrays_dir: Path,
         bars: Progress,
     ) -> None:
         task = bars.add_task("encode", total=sum(len(s.blocks) for s in shards))
         advance = partial(_advance, bars, task)
-        with FrameEncoder(fitted) as encoder:  # id tables built once for all shards
-            for shard, plan in zip(shards, plans, strict=True):
+        with FrameEncoder(fitted, columns) as encoder:  # id tables built once for all shards
+            for index, (shard, shard_plan) in enumerate(zip(shards, plans, strict=True)):
                 encode_shard(
-                    shard, plan, encoder, split=split, arrays_dir=arrays_dir, on_block=advance
+                    shard,
+                    shard_plan,
+                    encoder,
+                    index=index,
+                    plan=plan,
+                    arrays_dir=arrays_dir,
+                    on_block=advance,
                 )
 
 
@@ -421,7 +551,9 @@ def describe(dataset: EncodedDataset) -> str:
     """A one-line summary of a prepared dataset (rows per split, cardinality range)."""
     sizes = ", ".join(f"{s} {dataset.split(s).n_rows}" for s in SPLIT_NAMES)
     cards = dataset.schema.cardinalities
+    card_range = f" (cardinality {min(cards)}..{max(cards)})" if cards else ""
+    tasks = ", ".join(dataset.schema.labels)
     return (
         f"{dataset.title}: {sizes}; {dataset.schema.n_num} numeric, {dataset.schema.n_cat} "
-        f"categorical (cardinality {min(cards)}..{max(cards)}), protocol {dataset.protocol}"
+        f"categorical{card_range}; tasks {tasks}; protocol {dataset.protocol}"
     )

@@ -1,73 +1,66 @@
-"""The dataset registry: the one place a dataset name becomes an adapter.
+"""Datasets are cards (``datasets/*.toml``); this module turns a card into the synthetic stand-in
+used when no real data is found, and into what ``harness data fetch`` downloads.
 
-A new dataset is an adapter module (reader + ``prepare``), a dataset card under ``datasets/``,
-and one ``DatasetAdapter(...)`` line here.
+A new dataset is a card file (plus, only where its file format needs one, a reader).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from harness.data.criteo_1tb import prepare_criteo_1tb
-from harness.data.fetch import DOWNLOADS, Download
-from harness.data.preprocess import prepare_criteo
-from harness.data.schema import EncodedDataset
+from harness.data.card import DatasetCard, card_names, load_card
+from harness.data.fetch import Download
+from harness.data.preprocess import DataFiles
 from harness.data.synthetic import write_synthetic_criteo
-from harness.errors import HarnessError
+from harness.data.synthetic_table import write_synthetic_table
 
-__all__ = ["DATASETS", "DatasetAdapter", "get_dataset"]
-
-
-@dataclass(frozen=True)
-class DatasetAdapter:
-    """How to read one dataset, make a synthetic stand-in for it, and where to download it.
-
-    Attributes:
-        prepare: ``prepare(source, config, *, cache_root, progress, name)`` in one process;
-            ``source`` is what `harness.data.sources.resolve_data` found (its ``path``), or the
-            list of raw files (its ``files``).
-        download: what ``harness data fetch`` downloads; None when it cannot, and then
-            ``manual_download`` says how to get the data by hand.
-    """
-
-    name: str
-    prepare: Callable[..., EncodedDataset]
-    write_synthetic: Callable[..., Path] | None
-    download: Download | None
-    card: str
-    manual_download: str = ""
+__all__ = ["dataset_names", "download_of", "get_dataset", "write_synthetic"]
 
 
-DATASETS: dict[str, DatasetAdapter] = {
-    "criteo": DatasetAdapter(
-        name="criteo",
-        prepare=prepare_criteo,
-        write_synthetic=write_synthetic_criteo,
-        download=DOWNLOADS["criteo"],
-        card="datasets/criteo.md",
-    ),
-    "criteo-1tb": DatasetAdapter(
-        name="criteo-1tb",
-        prepare=prepare_criteo_1tb,
-        write_synthetic=write_synthetic_criteo,  # same format: a stand-in is one day file
-        download=None,
-        card="datasets/criteo-1tb.md",
-        manual_download=(
-            "download the day files day_0 .. day_23 (about 340 GB gzipped) from the Hugging Face "
-            "dataset criteo/CriteoClickLogs after accepting Criteo's terms, into one folder, "
-            "then pass --data FOLDER"
-        ),
-    ),
-}
+def get_dataset(name: str) -> DatasetCard:
+    """The card called ``name``; an unknown name gets a one-line error listing the cards."""
+    return load_card(name)
 
 
-def get_dataset(name: str) -> DatasetAdapter:
-    """The adapter called ``name``; an unknown name gets a one-line error listing valid ones."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise HarnessError(
-            f"unknown dataset {name!r}; valid: {', '.join(sorted(DATASETS))}"
-        ) from None
+def dataset_names() -> tuple[str, ...]:
+    return card_names()
+
+
+def write_synthetic(card: DatasetCard, folder: Path, rows: int, *, seed: int = 0) -> DataFiles:
+    """The card's synthetic stand-in (written once, then reused): its generator's files."""
+    folder = Path(folder)
+    if card.synthetic.generator == "criteo":
+        name = f"{card.numbered}0" if card.numbered is not None else "train.txt"
+        path = folder / name
+        if not path.exists():
+            write_synthetic_criteo(path, rows, seed=seed)
+        return DataFiles((path,))
+    marker = folder / ".complete"
+    if marker.exists():
+        return _reuse(card, folder, rows, seed)
+    files = write_synthetic_table(card, folder, rows, seed=seed)
+    marker.write_text("")
+    return files
+
+
+def _reuse(card: DatasetCard, folder: Path, rows: int, seed: int) -> DataFiles:
+    main = folder / Path(card.files[0]).name.removesuffix(".gz")
+    sides = tuple(folder / j.files[0] for j in card.joins)
+    if main.exists() and all(s.exists() for s in sides):
+        return DataFiles((main,), sides=sides)
+    (folder / ".complete").unlink()
+    return write_synthetic(card, folder, rows, seed=seed)
+
+
+def download_of(card: DatasetCard) -> Download | None:
+    """What ``harness data fetch`` downloads for the card, or None (see ``manual_download``)."""
+    spec = card.download
+    if spec is None:
+        return None
+    return Download(
+        name=card.name,
+        urls=spec.urls,
+        archive_name=spec.archive_name,
+        member=spec.member,
+        sha256=spec.sha256,
+    )

@@ -6,7 +6,9 @@ Encoded layout (fixed across datasets):
 - ``x_cat``: int32 ``[N, n_cat]``, ids contiguous per feature in ``[0, cardinality)``;
   ``MISSING_ID`` (0) for a missing value, ``RARE_ID`` (1) for a value below the minimum count in
   the training split or unseen there, vocabulary values from 2 on.
-- ``y``: float32 ``[N, n_labels]``, 0/1.
+- ``y``: float32 ``[N, n_tasks]``, 0/1, one column per task (the first ranks the models).
+- ``group``: uint64 ``[N]`` group keys (queries, users) where the dataset has a group column,
+  for per-group metrics (GAUC, NDCG@10) and ranking objectives; None otherwise.
 
 Arrays may be memory-mapped ``np.memmap``/``np.load(mmap_mode="r")`` views on a cache on disk.
 """
@@ -37,20 +39,38 @@ SPLIT_NAMES = ("train", "valid", "test")
 
 @dataclass(frozen=True)
 class NumericFeature:
-    """A numeric column; its train-split statistics are what numeric encodings may need."""
+    """A numeric column and its training-split statistics, fitted once when the data is prepared.
+
+    Attributes:
+        name: the column.
+        kind: ``int`` or ``float`` as the card reads it.
+        mean, std: of the present training values (population standard deviation).
+        missing_rate: share of training rows where the value is missing.
+        low, high: smallest and largest training value (None when none is present).
+        quantiles: knots of the training distribution at evenly spaced levels 0 .. 1 (see
+            `harness.data.stats`); () when no value is present.
+    """
 
     name: str
     mean: float = 0.0
     std: float = 1.0
     missing_rate: float = 0.0
+    kind: str = "float"
+    low: float | None = None
+    high: float | None = None
+    quantiles: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
 class CategoricalFeature:
-    """A categorical column encoded to ids ``[0, cardinality)`` (0 missing, 1 rare, 2.. vocab)."""
+    """A categorical column encoded to ids ``[0, cardinality)`` (0 missing, 1 rare, 2.. vocab).
+
+    ``kind`` is how the raw values were read (``hex``, ``int``, ``string``, ``derived``).
+    """
 
     name: str
     cardinality: int
+    kind: str = "hex"
 
     def __post_init__(self) -> None:
         if self.cardinality < 2:
@@ -61,7 +81,10 @@ class CategoricalFeature:
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """What a model needs to know about its inputs: names, cardinalities, labels."""
+    """What a model needs to know about its inputs: names, statistics, cardinalities, tasks.
+
+    ``labels`` names the tasks (columns of ``y``); ``query_group`` the card's group column.
+    """
 
     numeric: tuple[NumericFeature, ...]
     categorical: tuple[CategoricalFeature, ...]
@@ -86,8 +109,12 @@ class FeatureSchema:
     @classmethod
     def from_json(cls, text: str) -> FeatureSchema:
         raw: dict[str, Any] = json.loads(text)
+        numeric = tuple(
+            NumericFeature(**{**f, "quantiles": tuple(f.get("quantiles", ()))})
+            for f in raw["numeric"]
+        )
         return cls(
-            numeric=tuple(NumericFeature(**f) for f in raw["numeric"]),
+            numeric=numeric,
             categorical=tuple(CategoricalFeature(**f) for f in raw["categorical"]),
             labels=tuple(raw["labels"]),
             query_group=raw.get("query_group"),
@@ -96,11 +123,12 @@ class FeatureSchema:
 
 @dataclass(frozen=True)
 class EncodedSplit:
-    """One split's encoded arrays (in memory or memory-mapped)."""
+    """One split's encoded arrays (in memory or memory-mapped); ``group`` only when grouped."""
 
     x_num: np.ndarray
     x_cat: np.ndarray
     y: np.ndarray
+    group: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.y.shape[0]
@@ -108,6 +136,8 @@ class EncodedSplit:
             raise ValueError(
                 f"rows differ: x_num {self.x_num.shape}, x_cat {self.x_cat.shape}, y {self.y.shape}"
             )
+        if self.group is not None and self.group.shape[0] != n:
+            raise ValueError(f"rows differ: group {self.group.shape}, y {self.y.shape}")
 
     @property
     def n_rows(self) -> int:

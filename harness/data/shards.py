@@ -1,4 +1,4 @@
-"""The three preprocessing passes over one shard (one raw file), as pure functions.
+"""The three preprocessing passes over one shard (one main file), as pure functions of a card.
 
 Both the single-process path (`harness.data.preprocess`, a loop over shards) and the distributed
 path (`harness.distributed`, one Ray task per shard and pass) call these, so the two give
@@ -6,15 +6,18 @@ byte-identical caches. No function here keeps state between calls or imports Ray
 hands to the next is a small picklable value (`ShardInfo`, `ShardCounts`, `ShardPlan`, `Fitted`)
 plus files in a folder that every worker can reach.
 
-1. `parse_shard`: the reader's typed blocks -> uncompressed Arrow IPC files (fast to write,
-   memory-mapped when read back), one folder per shard;
-2. `count_shard`: the shard's training rows -> exact value counts and integer moments; the
-   shards' counts are summed by `CountMerger` into the vocabularies and statistics (`Fitted`);
+1. `parse_shard`: the card's reader (`harness.data.table.TableReader`) -> canonical blocks as
+   uncompressed Arrow IPC files (fast to write, memory-mapped when read back), one folder per
+   shard;
+2. `count_shard`: the shard's training rows -> exact value counts of every categorical column and
+   the numeric statistics (`harness.data.stats`); the shards' counts are summed by `CountMerger`
+   into the vocabularies and the schema (`Fitted`);
 3. `encode_shard`: the shard's rows -> its row ranges of the preallocated per-split ``.npy``
    files (`allocate_arrays`), at offsets given by `plan_shards`.
 
-A row's split depends on its global index among the kept rows of all shards in order, so the
-shards in order behave exactly like one file holding their concatenation.
+A row's split is assigned by the split plan (`harness.data.splits`) from its global index among
+the kept rows of all shards in order (and its time or group where the protocol needs them), so
+the shards in order behave exactly like one file holding their concatenation.
 """
 
 from __future__ import annotations
@@ -30,20 +33,12 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
-from harness.data.criteo import (
-    CATEGORICAL_COLUMNS,
-    LABEL_COLUMN,
-    NUMERIC_COLUMNS,
-    BadRows,
-    iter_criteo_blocks,
-)
-from harness.data.schema import (
-    SPLIT_NAMES,
-    CategoricalFeature,
-    FeatureSchema,
-    NumericFeature,
-)
-from harness.data.splits import get_protocol
+from harness.data.card import DatasetCard
+from harness.data.readers.base import BadRows
+from harness.data.schema import SPLIT_NAMES, CategoricalFeature, FeatureSchema, NumericFeature
+from harness.data.splits import SplitPlan
+from harness.data.stats import BlockMoments, NumericSketch, sample_mask
+from harness.data.table import GROUP, CanonicalColumns, TableReader, task_column
 from harness.data.vocab import CategoricalEncoder, fit_vocabulary
 
 __all__ = [
@@ -51,7 +46,6 @@ __all__ = [
     "CountMerger",
     "Fitted",
     "FrameEncoder",
-    "RowSplit",
     "ShardCounts",
     "ShardInfo",
     "ShardPlan",
@@ -93,7 +87,7 @@ class BlockInfo:
 class ShardInfo:
     """A parsed shard: where its blocks are and how many rows it kept and skipped."""
 
-    source: str  # the raw file
+    source: str  # the main file
     folder: str  # its blocks (absolute; on a cluster, the same path on every node)
     blocks: tuple[BlockInfo, ...]
     rows: int
@@ -107,27 +101,32 @@ def parse_shard(
     path: Path,
     folder: Path,
     *,
+    card: DatasetCard,
+    side_files: Sequence[Path] = (),
     block_bytes: int,
     bad_rows: BadRows,
     on_block: OnBlock = _no_progress,
 ) -> ShardInfo:
-    """Pass 1: read one raw file into IPC block files under ``folder`` (created here).
+    """Pass 1: read one main file into canonical IPC block files under ``folder`` (created here).
 
     Args:
-        path: a raw Criteo file (plain or gzip).
+        path: a main file of the card (plain or gzip text, or parquet).
         folder: where the blocks go; must not exist yet.
+        card: the dataset card (columns, types, tasks, joins).
+        side_files: the card's join files, one per ``card.joins`` entry.
         block_bytes: bytes parsed at a time (sets memory, never the result).
-        bad_rows: ``"error"`` or ``"skip"`` (see `iter_criteo_blocks`).
+        bad_rows: ``"error"`` or ``"skip"``.
         on_block: called after each block with the bytes of ``path`` read so far.
 
     Raises:
         HarnessError: unreadable file or a bad row; the message names the file and its line.
     """
     path, folder = Path(path), Path(folder)
+    reader = TableReader(card, path, side_files)
     folder.mkdir(parents=True)
     blocks: list[BlockInfo] = []
     skipped = 0
-    for block in iter_criteo_blocks(path, block_bytes=block_bytes, bad_rows=bad_rows):
+    for block in reader.blocks(block_bytes=block_bytes, bad_rows=bad_rows):
         skipped += block.skipped
         if block.frame.height:
             name = f"{block.index:06d}.arrow"
@@ -139,64 +138,15 @@ def parse_shard(
     return ShardInfo(str(path), str(folder.resolve()), tuple(blocks), rows, skipped)
 
 
+def read_columns(shards: Sequence[ShardInfo], names: Sequence[str]) -> pl.DataFrame:
+    """These canonical columns of every parsed row, shards and blocks in order."""
+    files = [str(s.block_path(b)) for s in shards for b in s.blocks]
+    if not files:
+        return pl.DataFrame()
+    return pl.scan_ipc(files).select(list(names)).collect()
+
+
 # --- pass 2: count ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RowSplit:
-    """How global row indices map to splits: the protocol, its seed and the total row count."""
-
-    protocol: str
-    seed: int
-    n_rows: int
-
-    def codes(self, first_row: int, rows: int) -> np.ndarray:
-        """Split codes (0 train, 1 valid, 2 test) of global rows ``[first_row, first_row+rows)``."""
-        index = np.arange(first_row, first_row + rows, dtype=np.int64)
-        return get_protocol(self.protocol).assign(index, n_rows=self.n_rows, seed=self.seed)
-
-
-@dataclass
-class Moments:
-    """Exact count, sum and sum of squares of one integer column.
-
-    Python integers, so the statistics are exact and do not depend on how the rows were cut into
-    blocks or shards (a float merge would differ in the last bits from one cut to another).
-    """
-
-    count: int = 0
-    total: int = 0
-    squares: int = 0
-
-    def add(self, other: Moments) -> None:
-        self.count += other.count
-        self.total += other.total
-        self.squares += other.squares
-
-    @property
-    def mean(self) -> float:
-        return self.total / self.count if self.count else 0.0
-
-    @property
-    def std(self) -> float:
-        """Population standard deviation, from the exact ``(n*S2 - S1^2) / n^2``."""
-        if not self.count:
-            return 0.0
-        return float(np.sqrt((self.count * self.squares - self.total**2) / self.count**2))
-
-
-def _moment_exprs(column: str) -> list[pl.Expr]:
-    """Per-block exact sums. x = hi * 2^16 + lo keeps every product within int64."""
-    x = pl.col(column).cast(pl.Int64)
-    hi = x // 65536
-    lo = x - hi * 65536
-    return [
-        x.count().alias(f"{column}_n"),
-        x.sum().alias(f"{column}_s"),
-        (hi * hi).sum().alias(f"{column}_hh"),
-        (hi * lo).sum().alias(f"{column}_hl"),
-        (lo * lo).sum().alias(f"{column}_ll"),
-    ]
 
 
 @dataclass
@@ -204,6 +154,7 @@ class _Counter:
     """Value counts of one categorical column, summed every few tables."""
 
     column: str
+    dtype: pl.DataType
     tables: list[pl.DataFrame] = field(default_factory=list)
 
     def add(self, table: pl.DataFrame) -> None:
@@ -213,7 +164,7 @@ class _Counter:
 
     def merged(self) -> pl.DataFrame:
         if not self.tables:
-            return pl.DataFrame(schema={self.column: pl.UInt32, "count": pl.Int64})
+            return pl.DataFrame(schema={self.column: self.dtype, "count": pl.Int64})
         if len(self.tables) == 1:
             return self.tables[0]
         return pl.concat(self.tables).group_by(self.column).agg(pl.col("count").sum())
@@ -224,19 +175,18 @@ class ShardCounts:
     """What pass 2 learns from one shard's training rows (and how many rows each split gets).
 
     Attributes:
-        source: the shard's raw file.
+        source: the shard's main file.
         split_rows: the shard's rows in each split.
-        n_train: its training rows (``split_rows[0]``).
-        values: column -> one row per distinct training value: the value and its count.
+        values: column -> one row per distinct training value: the key and its count.
         missing: column -> training rows where it is missing.
-        moments: numeric column -> exact moments over its training rows.
+        numeric: moments and the quantile sample of the numeric columns.
     """
 
     source: str
     split_rows: Splits
     values: dict[str, pl.DataFrame]
     missing: dict[str, int]
-    moments: dict[str, Moments]
+    numeric: NumericSketch
 
     @property
     def n_train(self) -> int:
@@ -244,58 +194,72 @@ class ShardCounts:
 
 
 def count_shard(
-    shard: ShardInfo, *, offset: int, split: RowSplit, on_block: OnBlock = _no_progress
+    shard: ShardInfo,
+    *,
+    index: int,
+    offset: int,
+    plan: SplitPlan,
+    columns: CanonicalColumns,
+    n_rows: int,
+    on_block: OnBlock = _no_progress,
 ) -> ShardCounts:
-    """Pass 2: the training value counts and numeric moments of one shard.
+    """Pass 2: the training value counts and numeric statistics of one shard.
 
     Args:
         shard: from `parse_shard`.
+        index: the shard's position among all shards (pre-split files are told apart by it).
         offset: global index of the shard's first row (kept rows of the shards before it).
-        split: the protocol and the total row count over all shards.
+        plan: the split plan of all shards.
+        columns: the card's canonical columns.
+        n_rows: rows of all shards (sets the quantile sample's rate).
         on_block: called after each block (with 0).
     """
-    counters = {c: _Counter(c) for c in CATEGORICAL_COLUMNS}
-    missing = dict.fromkeys(CATEGORICAL_COLUMNS, 0)
-    moments = {c: Moments() for c in NUMERIC_COLUMNS}
+    counters = {c: _Counter(c, columns.key_dtype(c)) for c in columns.categorical}
+    missing = dict.fromkeys(columns.categorical, 0)
+    sketch = NumericSketch(columns.numeric)
+    moments = BlockMoments(columns.numeric, columns.numeric_kinds)
     split_rows = np.zeros(_N_SPLITS, dtype=np.int64)
     for block in shard.blocks:
-        codes = split.codes(offset + block.first_row, block.rows)
+        first = offset + block.first_row
+        frame = pl.read_ipc(shard.block_path(block)) if plan.needs_frame else None
+        codes = plan.codes(frame, first, block.rows, index)
         in_splits = np.bincount(codes, minlength=_N_SPLITS)
         split_rows += in_splits
         if not in_splits[0]:
             on_block(0)
             continue
-        train = _rows_of(pl.read_ipc(shard.block_path(block)), codes, 0)
+        frame = pl.read_ipc(shard.block_path(block)) if frame is None else frame
+        is_train = codes == 0
+        train = _rows_of(frame, codes, 0)
         lazy = train.lazy()
         queries = [
             lazy.select(c).drop_nulls().group_by(c).agg(pl.len().cast(pl.Int64).alias("count"))
-            for c in CATEGORICAL_COLUMNS
+            for c in columns.categorical
         ]
         stats = lazy.select(
-            *(e for c in NUMERIC_COLUMNS for e in _moment_exprs(c)),
-            *(pl.col(c).null_count().alias(f"{c}_null") for c in CATEGORICAL_COLUMNS),
+            *moments.exprs,
+            *(pl.col(c).null_count().alias(f"{c}_null") for c in columns.categorical),
         )
         *tables, row = pl.collect_all([*queries, stats])
         values = row.row(0, named=True)
-        for c, table in zip(CATEGORICAL_COLUMNS, tables, strict=True):
+        for c, table in zip(columns.categorical, tables, strict=True):
             counters[c].add(table)
             missing[c] += int(values[f"{c}_null"])
-        for c in NUMERIC_COLUMNS:
-            hh, hl, ll = (int(values[f"{c}_{k}"] or 0) for k in ("hh", "hl", "ll"))
-            moments[c].add(
-                Moments(
-                    count=int(values[f"{c}_n"]),
-                    total=int(values[f"{c}_s"] or 0),
-                    squares=(hh << 32) + (hl << 17) + ll,
+        if columns.numeric:
+            sketch.add_moments(moments.read(values, train))
+            sampled = sample_mask(first, block.rows, n_rows)[is_train]
+            if sampled.any():
+                chosen = train.filter(pl.Series(sampled)).select(columns.numeric)
+                sketch.add_sample(
+                    _columns_to_rows(chosen, np.float64, rows=chosen.height, nan=True)
                 )
-            )
         on_block(0)
     return ShardCounts(
         source=shard.source,
         split_rows=_splits(split_rows),
-        values={c: counters[c].merged() for c in CATEGORICAL_COLUMNS},
+        values={c: counters[c].merged() for c in columns.categorical},
         missing=missing,
-        moments=moments,
+        numeric=sketch,
     )
 
 
@@ -304,7 +268,7 @@ class Fitted:
     """What is learned from the training rows: schema statistics and vocabularies."""
 
     schema: FeatureSchema
-    vocab_values: dict[str, np.ndarray]  # column -> uint32 raw value of ids 2..
+    vocab_values: dict[str, np.ndarray]  # column -> raw key of ids 2..
     cat_counts: dict[str, np.ndarray]  # column -> int64 training count per id
 
 
@@ -314,50 +278,69 @@ class CountMerger:
     Merging as results arrive keeps at most a few shards' count tables in memory at a time.
     """
 
-    def __init__(self) -> None:
-        self._counters = {c: _Counter(c) for c in CATEGORICAL_COLUMNS}
-        self._missing = dict.fromkeys(CATEGORICAL_COLUMNS, 0)
-        self._moments = {c: Moments() for c in NUMERIC_COLUMNS}
+    def __init__(self, columns: CanonicalColumns, card: DatasetCard) -> None:
+        self.columns = columns
+        self.card = card
+        self._counters = {c: _Counter(c, columns.key_dtype(c)) for c in columns.categorical}
+        self._missing = dict.fromkeys(columns.categorical, 0)
+        self._numeric = NumericSketch(columns.numeric)
         self.n_train = 0
 
     def add(self, counts: ShardCounts) -> None:
         self.n_train += counts.n_train
-        for c in CATEGORICAL_COLUMNS:
+        for c in self.columns.categorical:
             self._counters[c].add(counts.values[c])
             self._missing[c] += counts.missing[c]
-        for c in NUMERIC_COLUMNS:
-            self._moments[c].add(counts.moments[c])
+        self._numeric.add(counts.numeric)
 
     def fit(self, *, min_count: int) -> Fitted:
         """The vocabularies and statistics of everything added (needs a training row)."""
         if self.n_train < 1:  # callers check the split sizes first
             raise ValueError(f"no training rows to fit on, got {self.n_train=}")
+        quantiles = self._numeric.quantiles()
         numeric = tuple(
             NumericFeature(
                 name=c,
-                mean=self._moments[c].mean,
-                std=self._moments[c].std,
-                missing_rate=1.0 - self._moments[c].count / self.n_train,
+                mean=m.mean,
+                std=m.std,
+                missing_rate=1.0 - m.count / self.n_train,
+                kind=kind,
+                low=None if m.low is None else float(m.low),
+                high=None if m.high is None else float(m.high),
+                quantiles=q,
             )
-            for c in NUMERIC_COLUMNS
+            for c, kind, m, q in zip(
+                self.columns.numeric,
+                self.columns.numeric_kinds,
+                self._numeric.moments,
+                quantiles,
+                strict=True,
+            )
         )
         vocab_values: dict[str, np.ndarray] = {}
         cat_counts: dict[str, np.ndarray] = {}
         categorical: list[CategoricalFeature] = []
-        for c in CATEGORICAL_COLUMNS:
+        for c, kind in zip(self.columns.categorical, self.columns.categorical_kinds, strict=True):
             vocab_values[c], cat_counts[c] = fit_vocabulary(
                 self._counters[c].merged(), c, missing=self._missing[c], min_count=min_count
             )
-            categorical.append(CategoricalFeature(name=c, cardinality=2 + len(vocab_values[c])))
+            categorical.append(
+                CategoricalFeature(name=c, cardinality=2 + len(vocab_values[c]), kind=kind)
+            )
         schema = FeatureSchema(
-            numeric=numeric, categorical=tuple(categorical), labels=(LABEL_COLUMN,)
+            numeric=numeric,
+            categorical=tuple(categorical),
+            labels=self.columns.tasks,
+            query_group=self.card.group,
         )
         return Fitted(schema=schema, vocab_values=vocab_values, cat_counts=cat_counts)
 
 
-def merge_counts(counts: Iterable[ShardCounts], *, min_count: int) -> Fitted:
+def merge_counts(
+    counts: Iterable[ShardCounts], columns: CanonicalColumns, card: DatasetCard, *, min_count: int
+) -> Fitted:
     """The vocabularies and statistics of all shards' training rows (see `CountMerger`)."""
-    merger = CountMerger()
+    merger = CountMerger(columns, card)
     for shard_counts in counts:
         merger.add(shard_counts)
     return merger.fit(min_count=min_count)
@@ -373,11 +356,17 @@ def write_fitted(folder: Path, fitted: Fitted) -> None:
 
 # --- pass 3: encode --------------------------------------------------------------------------
 
-_ARRAYS: tuple[tuple[str, type[np.generic], int], ...] = (
-    ("x_num", np.float32, len(NUMERIC_COLUMNS)),
-    ("x_cat", np.int32, len(CATEGORICAL_COLUMNS)),
-    ("y", np.float32, 1),
-)
+
+def array_layout(columns: CanonicalColumns) -> tuple[tuple[str, type[np.generic], int], ...]:
+    """``(array, dtype, width)`` of each per-split array: x_num, x_cat, y (and group)."""
+    arrays: list[tuple[str, type[np.generic], int]] = [
+        ("x_num", np.float32, len(columns.numeric)),
+        ("x_cat", np.int32, len(columns.categorical)),
+        ("y", np.float32, len(columns.tasks)),
+    ]
+    if columns.group:
+        arrays.append(("group", np.uint64, 1))
+    return tuple(arrays)
 
 
 @dataclass(frozen=True)
@@ -411,19 +400,20 @@ def shard_offsets(shards: Sequence[ShardInfo]) -> list[int]:
     return offsets
 
 
-def allocate_arrays(folder: Path, sizes: Splits) -> None:
-    """Creates ``<split>/{x_num,x_cat,y}.npy`` under ``folder`` at their final size.
+def allocate_arrays(folder: Path, sizes: Splits, columns: CanonicalColumns) -> None:
+    """Creates ``<split>/<array>.npy`` under ``folder`` at their final size.
 
     The header is written and the file extended to its full length (sparse: no data written),
     so each shard can then write its own row range in place, in any order, from any node.
     """
     for split_name, size in zip(SPLIT_NAMES, sizes, strict=True):
         (folder / split_name).mkdir()
-        for array, dtype, width in _ARRAYS:
+        for array, dtype, width in array_layout(columns):
+            shape: tuple[int, ...] = (size,) if array == "group" else (size, width)
             header = {
                 "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                 "fortran_order": False,
-                "shape": (size, width),
+                "shape": shape,
             }
             with (folder / split_name / f"{array}.npy").open("wb") as f:
                 np.lib.format.write_array_header_1_0(f, header)
@@ -449,7 +439,8 @@ class _RangeWriter:
             if version != (1, 0):  # a bug: allocate_arrays writes version 1.0
                 raise RuntimeError(f"{path}: npy format {version}, expected (1, 0)")
             shape, _, self.dtype = np.lib.format.read_array_header_1_0(self.file)
-            self.width = int(shape[1])
+            self.width = int(shape[1]) if len(shape) > 1 else 1
+            self.shape_tail = tuple(int(s) for s in shape[1:])
             if start < 0 or start + rows > shape[0]:  # a bug
                 raise RuntimeError(f"{path}: rows {start}..{start + rows} outside {shape}")
             self.file.seek(self.file.tell() + start * self.width * self.dtype.itemsize)
@@ -458,7 +449,7 @@ class _RangeWriter:
             raise
 
     def write(self, block: np.ndarray) -> None:
-        if block.dtype != self.dtype or block.shape[1:] != (self.width,):  # a bug
+        if block.dtype != self.dtype or block.shape[1:] != self.shape_tail:  # a bug
             raise RuntimeError(f"{self.path.name}: got {block.dtype} {block.shape}")
         if self.written + block.shape[0] > self.rows:  # a bug: it would overwrite another shard
             raise RuntimeError(f"{self.path}: more than the planned {self.rows} rows")
@@ -474,24 +465,29 @@ class _RangeWriter:
 
 
 class FrameEncoder:
-    """Typed frame -> ``x_num``/``x_cat``/``y`` arrays with a fitted vocabulary.
+    """Canonical frame -> ``x_num``/``x_cat``/``y`` (and ``group``) arrays, with a fitted
+    vocabulary.
 
     Builds the id tables once; a context manager (it owns the lookup threads).
     """
 
-    def __init__(self, fitted: Fitted, *, threads: int | None = None) -> None:
+    def __init__(
+        self, fitted: Fitted, columns: CanonicalColumns, *, threads: int | None = None
+    ) -> None:
         if threads is None:
             threads = min(4, os.cpu_count() or 1)
+        self.columns = columns
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads))
         try:
-            vocab = {c: fitted.vocab_values[c] for c in CATEGORICAL_COLUMNS}
+            vocab = {c: fitted.vocab_values[c] for c in columns.categorical}
             self._categorical = CategoricalEncoder(vocab, self._pool)
         except BaseException:
             self._pool.shutdown()
             raise
         self._numeric = [
-            pl.col(c).cast(pl.Float32).fill_null(float("nan")) for c in NUMERIC_COLUMNS
+            pl.col(c).cast(pl.Float32).fill_null(float("nan")) for c in columns.numeric
         ]
+        self._tasks = [pl.col(task_column(t)).cast(pl.Float32) for t in columns.tasks]
 
     def __enter__(self) -> FrameEncoder:
         return self
@@ -505,19 +501,24 @@ class FrameEncoder:
         self._pool.shutdown()
 
     def __call__(self, rows: pl.DataFrame) -> dict[str, np.ndarray]:
-        return {
+        n = rows.height
+        out = {
             "x_cat": self._categorical(rows),
-            "x_num": _columns_to_rows(rows.select(self._numeric), np.float32),
-            "y": rows[LABEL_COLUMN].to_numpy().astype(np.float32).reshape(-1, 1),
+            "x_num": _columns_to_rows(rows.select(self._numeric), np.float32, rows=n),
+            "y": _columns_to_rows(rows.select(self._tasks), np.float32, rows=n),
         }
+        if self.columns.group:
+            out["group"] = rows[GROUP].to_numpy().astype(np.uint64)
+        return out
 
 
 def encode_shard(
     shard: ShardInfo,
-    plan: ShardPlan,
+    shard_plan: ShardPlan,
     encoder: FrameEncoder,
     *,
-    split: RowSplit,
+    index: int,
+    plan: SplitPlan,
     arrays_dir: Path,
     on_block: OnBlock = _no_progress,
 ) -> None:
@@ -525,22 +526,26 @@ def encode_shard(
 
     Args:
         shard: from `parse_shard`.
-        plan: its offset and per-split row ranges (`plan_shards`).
+        shard_plan: its offset and per-split row ranges (`plan_shards`).
         encoder: built from the merged `Fitted` (`FrameEncoder`).
-        split: the protocol and the total row count over all shards.
+        index: the shard's position among all shards.
+        plan: the split plan of all shards.
         arrays_dir: the folder holding ``train/ valid/ test/``.
         on_block: called after each block (with 0).
     """
+    names = [name for name, _, _ in array_layout(encoder.columns)]
     writers: list[dict[str, _RangeWriter]] = []
     try:
-        for split_name, start, rows in zip(SPLIT_NAMES, plan.starts, plan.rows, strict=True):
+        for split_name, start, rows in zip(
+            SPLIT_NAMES, shard_plan.starts, shard_plan.rows, strict=True
+        ):
             folder = Path(arrays_dir) / split_name
             writers.append(
-                {name: _RangeWriter(folder / f"{name}.npy", start, rows) for name, _, _ in _ARRAYS}
+                {name: _RangeWriter(folder / f"{name}.npy", start, rows) for name in names}
             )
         for block in shard.blocks:
             frame = pl.read_ipc(shard.block_path(block))
-            codes = split.codes(plan.offset + block.first_row, block.rows)
+            codes = plan.codes(frame, shard_plan.offset + block.first_row, block.rows, index)
             for code, out in enumerate(writers):
                 rows_in = _rows_of(frame, codes, code)
                 if not rows_in.height:
@@ -570,9 +575,17 @@ def _rows_of(frame: pl.DataFrame, codes: np.ndarray, split: int) -> pl.DataFrame
     return frame.filter(pl.Series(codes == split))
 
 
-def _columns_to_rows(frame: pl.DataFrame, dtype: type[np.generic]) -> np.ndarray:
-    """A row-major [n, k] array from k null-free columns (column by column: no transposed copy)."""
-    out = np.empty((frame.height, frame.width), dtype=dtype)
+def _columns_to_rows(
+    frame: pl.DataFrame, dtype: type[np.generic], *, rows: int, nan: bool = False
+) -> np.ndarray:
+    """A row-major [rows, k] array from k columns (column by column: no transposed copy).
+
+    ``rows`` is explicit: a frame of no columns has height 0. Columns must be null-free, unless
+    ``nan``: then nulls become NaN.
+    """
+    out = np.empty((rows, frame.width), dtype=dtype)
     for j, series in enumerate(frame.iter_columns()):
+        if nan:
+            series = series.cast(pl.Float64).fill_null(float("nan"))
         out[:, j] = series.to_numpy()
     return out

@@ -1,40 +1,99 @@
 """Split protocols: which rows are train, valid and test.
 
-A row's split is a pure function of its global 0-based row index (the total row count and a seed),
-so a file can be split while streaming it, with no row permutation held in memory: ``sequential``
-cuts the file order (Criteo is chronological); the random protocols hash the row index with a
-seeded counter-based mixer (SplitMix64), which is as good as a shuffle and needs no state.
+Each protocol sees what it needs. After the parse pass it *plans* the split from a
+`SplitContext` (row counts, a seed, and the canonical columns of every row when it asks for
+them); the plan then assigns every block's rows by their global index and, where the protocol
+needs them, their time or group values. A plan is a small picklable value, so Ray tasks on other
+nodes assign rows exactly as the driver would.
+
+- ``sequential``: file order 80/10/10 (Criteo is chronological);
+- ``x1``, ``x4``: the BARS protocols, seeded random 7:2:1 and 8:1:1 over rows: a row's split is a
+  seeded counter-based hash (SplitMix64) of its global index, as good as a shuffle, no state;
+- ``time``: by the card's time column, the earliest 80% of rows train, the next 10% valid, the
+  latest 10% test (rows at a cut's timestamp stay with the earlier split);
+- ``group``: whole groups (the card's group column: queries, users) to one split, 8:1:1 of the
+  groups by a seeded hash of the group key;
+- ``last``: leave-last-one-out per user (the group column, ordered by time): each user's last
+  row is test, the one before valid, the rest train; users with fewer than 3 rows train only;
+  ``last<N>`` (``last3``) leaves the last N rows to test and the N before to valid (users with
+  fewer than 2N + 1 rows train only);
+- ``files``: pre-split files (``--valid``/``--test``): each file's rows go to its split.
 
 Codes are the positions in ``SPLIT_NAMES``: 0 train, 1 valid, 2 test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
+import polars as pl
 
 from harness.data.schema import SPLIT_NAMES
+from harness.data.table import GROUP, TIME
 from harness.errors import HarnessError
 
 __all__ = [
     "SPLIT_PROTOCOLS",
+    "GroupSplit",
+    "LastSplit",
+    "PreSplit",
     "RandomSplit",
     "SequentialSplit",
+    "SplitContext",
+    "SplitPlan",
     "SplitProtocol",
+    "TimeSplit",
     "get_protocol",
 ]
 
 TRAIN, VALID, TEST = 0, 1, 2
 _CHUNK = 1 << 22  # rows hashed at a time when counting split sizes
 _MASK64 = (1 << 64) - 1
+_GROUP_KEY = 0x243F6A8885A308D3  # mixed into group hashes so they differ from row-index hashes
+
+
+@dataclass(frozen=True)
+class SplitContext:
+    """What a protocol may look at when it plans a dataset's split (after the parse pass).
+
+    Attributes:
+        n_rows: rows of all shards together.
+        seed: the run's split seed.
+        shard_splits: each shard's split for pre-split files, else None per shard.
+        columns: ``columns(names)`` -> those canonical columns of every row, in row order
+            (reads the parsed blocks; only protocols that need values call it).
+        work: the cache's build folder, for a plan's per-row codes.
+    """
+
+    n_rows: int
+    seed: int
+    shard_splits: tuple[int | None, ...]
+    columns: Callable[[Sequence[str]], pl.DataFrame]
+    work: Path
+
+
+class SplitPlan(Protocol):
+    """Assigns a block's rows: ``codes(frame, first_row, shard)`` -> uint8 codes per row.
+
+    ``first_row`` is the global index of the block's first row; ``needs_frame`` says whether
+    the codes depend on the rows' values (else ``frame`` may be None, and a block with no
+    training rows need not even be read).
+    """
+
+    needs_frame: ClassVar[bool]
+
+    def codes(
+        self, frame: pl.DataFrame | None, first_row: int, rows: int, shard: int
+    ) -> np.ndarray: ...
 
 
 class SplitProtocol(Protocol):
-    """Assigns each row (by global index) to a split code 0 train, 1 valid, 2 test."""
+    """A registered way to split a dataset (see the module docstring)."""
 
     @property
     def name(self) -> str: ...
@@ -42,18 +101,42 @@ class SplitProtocol(Protocol):
     @property
     def description(self) -> str: ...
 
-    def assign(self, rows: np.ndarray, *, n_rows: int, seed: int) -> np.ndarray:
-        """Split codes (uint8) for the given global row indices of an ``n_rows`` file."""
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Card columns the protocol needs: ``"time"``, ``"group"``."""
         ...
 
-    def sizes(self, n_rows: int, *, seed: int) -> tuple[int, int, int]:
-        """How many rows each split gets in an ``n_rows`` file."""
-        ...
+    def plan(self, context: SplitContext) -> SplitPlan: ...
 
 
 def _check_parts(name: str, parts: tuple[int, int, int]) -> None:
     if len(parts) != len(SPLIT_NAMES) or any(p < 1 for p in parts):
         raise ValueError(f"{name}: parts must be three positive integers, got {parts=}")
+
+
+def _shares(parts: tuple[int, int, int]) -> str:
+    total = sum(parts)
+    return "/".join(f"{100 * p / total:g}" for p in parts)
+
+
+# --- by row index ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _IndexPlan:
+    """Codes from the global row index alone (sequential and random protocols)."""
+
+    protocol: SequentialSplit | RandomSplit
+    n_rows: int
+    seed: int
+
+    needs_frame: ClassVar[bool] = False
+
+    def codes(
+        self, frame: pl.DataFrame | None, first_row: int, rows: int, shard: int
+    ) -> np.ndarray:
+        index = np.arange(first_row, first_row + rows, dtype=np.int64)
+        return self.protocol.assign(index, n_rows=self.n_rows, seed=self.seed)
 
 
 @dataclass(frozen=True)
@@ -65,15 +148,14 @@ class SequentialSplit:
 
     name: str = "sequential"
     parts: tuple[int, int, int] = (8, 1, 1)
+    needs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_parts(self.name, self.parts)
 
     @property
     def description(self) -> str:
-        total = sum(self.parts)
-        shares = "/".join(f"{100 * p / total:g}" for p in self.parts)
-        return f"file order {shares} (train first, then valid, then test)"
+        return f"file order {_shares(self.parts)} (train first, then valid, then test)"
 
     def _bounds(self, n_rows: int) -> tuple[int, int]:
         total = sum(self.parts)
@@ -89,6 +171,9 @@ class SequentialSplit:
         train_end, valid_end = self._bounds(n_rows)
         return train_end, valid_end - train_end, n_rows - valid_end
 
+    def plan(self, context: SplitContext) -> SplitPlan:
+        return _IndexPlan(self, context.n_rows, context.seed)
+
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser on uint64 arrays (wrapping arithmetic)."""
@@ -98,17 +183,27 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _buckets(keys: np.ndarray, seed: int, parts: tuple[int, int, int]) -> np.ndarray:
+    """Split codes of uint64 ``keys`` hashed with ``seed``, in proportions ``parts``."""
+    key = _splitmix64(np.array([seed & _MASK64], dtype=np.uint64))
+    bucket = _splitmix64(keys.astype(np.uint64) ^ key) % np.uint64(sum(parts))
+    cuts = np.array([parts[0], parts[0] + parts[1]], dtype=np.uint64)
+    return np.searchsorted(cuts, bucket, side="right").astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class RandomSplit:
     """Seeded random split in proportions ``parts`` (e.g. BARS x1 7:2:1, x4 8:1:1).
 
     Each row is hashed independently, so the split sizes match the proportions only up to
     binomial noise (±0.05% at 10M rows). NOTE[PAPER]: BARS ships fixed partitions made with its own
-    shuffle; these protocols reproduce the proportions, not BARS's exact row assignment.
+    shuffle; these protocols reproduce the proportions, not BARS's exact row assignment (read
+    BARS's own files with ``--valid``/``--test`` for that).
     """
 
     name: str
     parts: tuple[int, int, int]
+    needs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_parts(self.name, self.parts)
@@ -118,11 +213,7 @@ class RandomSplit:
         return f"random {':'.join(str(p) for p in self.parts)} (seeded hash of the row index)"
 
     def assign(self, rows: np.ndarray, *, n_rows: int, seed: int) -> np.ndarray:
-        key = _splitmix64(np.array([seed & _MASK64], dtype=np.uint64))
-        hashed = _splitmix64(rows.astype(np.uint64) ^ key)
-        bucket = hashed % np.uint64(sum(self.parts))
-        cuts = np.array([self.parts[0], self.parts[0] + self.parts[1]], dtype=np.uint64)
-        return np.searchsorted(cuts, bucket, side="right").astype(np.uint8)
+        return _buckets(rows, seed, self.parts)
 
     def sizes(self, n_rows: int, *, seed: int) -> tuple[int, int, int]:
         counts = np.zeros(len(SPLIT_NAMES), dtype=np.int64)
@@ -133,24 +224,191 @@ class RandomSplit:
             )
         return int(counts[0]), int(counts[1]), int(counts[2])
 
+    def plan(self, context: SplitContext) -> SplitPlan:
+        return _IndexPlan(self, context.n_rows, context.seed)
+
+
+# --- by values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TimePlan:
+    cuts: tuple[float, float]
+
+    needs_frame: ClassVar[bool] = True
+
+    def codes(
+        self, frame: pl.DataFrame | None, first_row: int, rows: int, shard: int
+    ) -> np.ndarray:
+        assert frame is not None
+        times = frame[TIME].to_numpy()
+        return np.searchsorted(np.array(self.cuts), times, side="left").astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """By the time column: cuts at the ``parts`` quantiles of every row's time."""
+
+    name: str = "time"
+    parts: tuple[int, int, int] = (8, 1, 1)
+    needs: tuple[str, ...] = ("time",)
+
+    @property
+    def description(self) -> str:
+        return f"by time {_shares(self.parts)} (earliest rows train, latest test)"
+
+    def plan(self, context: SplitContext) -> SplitPlan:
+        times = context.columns([TIME])[TIME]
+        total = sum(self.parts)
+        q1, q2 = self.parts[0] / total, (self.parts[0] + self.parts[1]) / total
+        cuts = times.quantile(q1, "lower"), times.quantile(q2, "lower")
+        assert cuts[0] is not None and cuts[1] is not None  # the reader requires times
+        return _TimePlan((float(cuts[0]), float(cuts[1])))
+
+
+@dataclass(frozen=True)
+class _GroupPlan:
+    parts: tuple[int, int, int]
+    seed: int
+
+    needs_frame: ClassVar[bool] = True
+
+    def codes(
+        self, frame: pl.DataFrame | None, first_row: int, rows: int, shard: int
+    ) -> np.ndarray:
+        assert frame is not None
+        keys = frame[GROUP].to_numpy().astype(np.uint64) ^ np.uint64(_GROUP_KEY)
+        return _buckets(keys, self.seed, self.parts)
+
+
+@dataclass(frozen=True)
+class GroupSplit:
+    """Whole groups to one split: a seeded hash of the group key picks the split."""
+
+    name: str = "group"
+    parts: tuple[int, int, int] = (8, 1, 1)
+    needs: tuple[str, ...] = ("group",)
+
+    @property
+    def description(self) -> str:
+        return f"by group {':'.join(map(str, self.parts))} (whole groups to one split, seeded)"
+
+    def plan(self, context: SplitContext) -> SplitPlan:
+        return _GroupPlan(self.parts, context.seed)
+
+
+@dataclass(frozen=True)
+class _CodesPlan:
+    """Codes computed for every row up front, stored as a uint8 ``.npy`` in the build folder."""
+
+    path: str
+
+    needs_frame: ClassVar[bool] = False
+
+    def codes(
+        self, frame: pl.DataFrame | None, first_row: int, rows: int, shard: int
+    ) -> np.ndarray:
+        every: np.ndarray = np.load(self.path, mmap_mode="r")
+        return np.asarray(every[first_row : first_row + rows])
+
+
+@dataclass(frozen=True)
+class LastSplit:
+    """Leave-last-N-out per user (group), by time; see the module docstring."""
+
+    name: str = "last"
+    n: int = 1
+    needs: tuple[str, ...] = ("group", "time")
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"{self.name}: n must be at least 1, got {self.n=}")
+
+    @property
+    def description(self) -> str:
+        if self.n == 1:
+            return (
+                "leave-last-one-out per user: last row test, the one before valid, the rest train"
+            )
+        return f"leave-last-{self.n}-out per user: last {self.n} rows test, {self.n} before valid"
+
+    def plan(self, context: SplitContext) -> SplitPlan:
+        rows = context.columns([GROUP, TIME]).with_row_index("row")
+        ranked = rows.sort([GROUP, TIME, "row"]).with_columns(
+            from_end=(pl.len() - 1 - pl.int_range(pl.len())).over(GROUP),
+            size=pl.len().over(GROUP),
+        )
+        enough = pl.col("size") >= 2 * self.n + 1
+        code = (
+            pl.when(enough & (pl.col("from_end") < self.n))
+            .then(TEST)
+            .when(enough & (pl.col("from_end") < 2 * self.n))
+            .then(VALID)
+            .otherwise(TRAIN)
+        )
+        ranked = ranked.with_columns(code=code).sort("row")
+        path = context.work / "split_codes.npy"
+        np.save(path, ranked["code"].to_numpy().astype(np.uint8))
+        return _CodesPlan(str(path))
+
+
+@dataclass(frozen=True)
+class _FilesPlan:
+    splits: tuple[int | None, ...]
+
+    needs_frame: ClassVar[bool] = False
+
+    def codes(
+        self, frame: pl.DataFrame | None, first_row: int, rows: int, shard: int
+    ) -> np.ndarray:
+        split = self.splits[shard]
+        assert split is not None
+        return np.full(rows, split, dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class PreSplit:
+    """Pre-split files: each file's rows go to the split it was given for."""
+
+    name: str = "files"
+    needs: tuple[str, ...] = ()
+
+    @property
+    def description(self) -> str:
+        return "pre-split files (--data train, --valid, --test), rows in file order"
+
+    def plan(self, context: SplitContext) -> SplitPlan:
+        if any(s is None for s in context.shard_splits):
+            raise HarnessError(
+                "protocol 'files' needs --valid and --test files next to --data (pre-split data)"
+            )
+        return _FilesPlan(context.shard_splits)
+
 
 SPLIT_PROTOCOLS: Mapping[str, SplitProtocol] = MappingProxyType(
     {
         "sequential": SequentialSplit(),
         "x1": RandomSplit("x1", (7, 2, 1)),
         "x4": RandomSplit("x4", (8, 1, 1)),
+        "time": TimeSplit(),
+        "group": GroupSplit(),
+        "last": LastSplit(),
+        "files": PreSplit(),
     }
 )
 
 
 def get_protocol(name: str) -> SplitProtocol:
-    """The registered protocol called ``name``.
+    """The registered protocol called ``name`` (``last<N>``: leave-last-N-out per user).
 
     Raises:
         HarnessError: no such protocol; the message lists the valid names.
     """
-    try:
+    if name in SPLIT_PROTOCOLS:
         return SPLIT_PROTOCOLS[name]
-    except KeyError:
-        valid = ", ".join(SPLIT_PROTOCOLS)
-        raise HarnessError(f"unknown split protocol {name!r}; valid: {valid}") from None
+    if name.startswith("last") and name[4:].isdigit() and int(name[4:]) >= 1:
+        return LastSplit(name=name, n=int(name[4:]))
+    valid = ", ".join(SPLIT_PROTOCOLS)
+    raise HarnessError(
+        f"unknown split protocol {name!r}; valid: {valid} (and last<N>, e.g. last3)"
+    ) from None

@@ -1,9 +1,10 @@
-"""Categorical vocabularies: fitted from training value counts, then raw values mapped to ids.
+"""Categorical vocabularies: fitted from training value counts, then raw keys mapped to ids.
 
-Ids: 0 missing, 1 rare (training count below ``min_count``, or unseen in training), then 2.. in
-order of descending training count, ties by ascending raw value. That is a total order over the
-distinct values, so the vocabulary does not depend on how the counts were cut up and merged
-(blocks, shards, or nodes of a cluster).
+Raw values are integer keys (`harness.data.table`): uint32 for hex hashes, uint64 for integers
+and hashed strings. Ids: 0 missing, 1 rare (training count below ``min_count``, or unseen in
+training), then 2.. in order of descending training count, ties by ascending key. That is a
+total order over the distinct values, so the vocabulary does not depend on how the counts were
+cut up and merged (blocks, shards, or nodes of a cluster).
 """
 
 from __future__ import annotations
@@ -34,20 +35,22 @@ def fit_vocabulary(
     """The vocabulary of one column from its training value counts.
 
     Args:
-        counts: one row per distinct training value: ``column`` (UInt32) and ``count`` (Int64).
+        counts: one row per distinct training value: ``column`` (UInt32 or UInt64) and
+            ``count`` (Int64).
         column: the column name.
         missing: training rows where the column is missing.
         min_count: training count a value needs to get its own id.
 
     Returns:
-        ``(values, cat_counts)``: the uint32 raw value of ids 2.., and the int64 training count of
-        every id (index = id; id 1 sums the rare values).
+        ``(values, cat_counts)``: the raw key of ids 2.. (uint32 or uint64, the column's type),
+        and the int64 training count of every id (index = id; id 1 sums the rare values).
     """
     kept = counts.filter(pl.col("count") >= min_count).sort(
         ["count", column], descending=[True, False]
     )
     rare = int(counts.filter(pl.col("count") < min_count)["count"].sum())
-    values = kept[column].to_numpy().astype(np.uint32)
+    dtype = np.uint32 if counts.schema[column] == pl.UInt32 else np.uint64
+    values = kept[column].to_numpy().astype(dtype)
     cat_counts = np.concatenate(
         [np.array([missing, rare], dtype=np.int64), kept["count"].to_numpy()]
     ).astype(np.int64)
@@ -55,7 +58,9 @@ def fit_vocabulary(
 
 
 class IdTable:
-    """Raw value -> id for one column: an open-addressing hash table in numpy, built once.
+    """Raw key -> id for one column: an open-addressing hash table in numpy, built once.
+
+    Keys are uint32 (hex hashes) or uint64 (integers, hashed strings); lookups take the same type.
 
     Why not polars ``replace_strict`` or a join per block: both rebuild a hash map of the whole
     vocabulary on every call, which for multi-million vocabularies (full Criteo) costs more than
@@ -64,11 +69,12 @@ class IdTable:
     """
 
     def __init__(self, values: np.ndarray) -> None:
-        values = values.astype(np.uint32)
-        # size >= 2 * len; at most 2^32 slots (a uint32 hash), far above any real vocabulary
+        self.dtype = np.dtype(np.uint64 if values.dtype == np.uint64 else np.uint32)
+        values = values.astype(self.dtype)
+        # size >= 2 * len; at most 2^32 slots, far above any real vocabulary
         self.bits = min(32, max(3, int(2 * max(len(values), 1) - 1).bit_length()))
         self.mask = (1 << self.bits) - 1
-        self.keys = np.zeros(1 << self.bits, dtype=np.uint32)
+        self.keys = np.zeros(1 << self.bits, dtype=self.dtype)
         self.ids = np.zeros(1 << self.bits, dtype=np.int32)  # 0: empty slot (ids start at 2)
         position = self._slot(values)
         pending = np.arange(len(values))
@@ -86,13 +92,17 @@ class IdTable:
             position[pending] = (position[pending] + 1) & self.mask
 
     def _slot(self, values: np.ndarray) -> np.ndarray:
-        # Fibonacci hashing: the top bits of a 32-bit multiplicative hash (wrapping uint32).
-        product = values * np.uint32(0x9E3779B1)
-        slots: np.ndarray = (product >> np.uint32(32 - self.bits)).astype(np.intp)
+        # Fibonacci hashing: the top bits of a multiplicative hash (wrapping, in the key type).
+        if self.dtype == np.uint32:
+            product = values * np.uint32(0x9E3779B1)
+            slots: np.ndarray = (product >> np.uint32(32 - self.bits)).astype(np.intp)
+        else:
+            wide = values * np.uint64(0x9E3779B97F4A7C15)
+            slots = (wide >> np.uint64(64 - self.bits)).astype(np.intp)
         return slots
 
     def lookup(self, values: np.ndarray) -> np.ndarray:
-        """Ids (int32) of uint32 ``values``; RARE_ID for values not in the vocabulary."""
+        """Ids (int32) of ``values`` (the table's key type); RARE_ID for values not in it."""
         out = np.full(values.shape, RARE_ID, dtype=np.int32)
         index = np.arange(values.size)
         slots = self._slot(values)
@@ -107,7 +117,7 @@ class IdTable:
 
 
 class CategoricalEncoder:
-    """Raw uint32 columns -> x_cat ``[n, n_cat]`` int32 (MISSING_ID for null, RARE_ID if absent).
+    """Raw key columns -> x_cat ``[n, n_cat]`` int32 (MISSING_ID for null, RARE_ID if absent).
 
     Built once per vocabulary (the id tables of large vocabularies are the costly part) and
     called once per block.
@@ -150,7 +160,7 @@ class CategoricalEncoder:
 
 
 def _replace_expr(column: str, values: np.ndarray) -> pl.Expr:
-    old = pl.Series(values, dtype=pl.UInt32)
+    old = pl.Series(values, dtype=pl.UInt64 if values.dtype == np.uint64 else pl.UInt32)
     new = pl.Series(np.arange(2, 2 + len(values), dtype=np.int32), dtype=pl.Int32)
     mapped = pl.col(column).replace_strict(
         old, new, default=pl.lit(RARE_ID, dtype=pl.Int32), return_dtype=pl.Int32

@@ -1,8 +1,8 @@
 """Preparing a many-file dataset (Criteo 1TB: 24 day files) on a Ray cluster, one task per file.
 
-The passes are those of the single-process path (`harness.data.shards`), run as Ray tasks by
-`harness.data.preprocess.prepare_shards`, so the cache is byte-identical to ``prepare_criteo``
-over the same files and is found under the same key:
+The passes are those of the single-process path (`harness.data.shards`), driven by the same
+card and run as Ray tasks by `harness.data.preprocess.prepare_dataset`, so the cache is
+byte-identical to the single-process one over the same files and is found under the same key:
 
 1. one ``parse`` task per raw file writes that shard's Arrow blocks into the cache's build folder;
 2. the driver computes each shard's global row offset; one ``count`` task per shard returns its
@@ -37,19 +37,19 @@ import ray
 from rich.progress import Progress
 
 from harness.data.cache import is_complete, load_encoded
-from harness.data.criteo import BadRows, check_readable
+from harness.data.card import DatasetCard
 from harness.data.preprocess import (
+    DataFiles,
     PreprocessConfig,
     Sources,
-    as_paths,
     cache_dir_for,
-    prepare_shards,
+    prepare_dataset,
 )
+from harness.data.readers.base import BadRows, check_readable
 from harness.data.schema import EncodedDataset
 from harness.data.shards import (
     Fitted,
     FrameEncoder,
-    RowSplit,
     ShardCounts,
     ShardInfo,
     ShardPlan,
@@ -57,6 +57,8 @@ from harness.data.shards import (
     encode_shard,
     parse_shard,
 )
+from harness.data.splits import SplitPlan
+from harness.data.table import CanonicalColumns
 from harness.distributed.session import ClusterResources, ray_session
 from harness.errors import HarnessError
 
@@ -66,21 +68,23 @@ _CANCEL_WAIT_S = 30.0  # how long cancelled tasks get to stop before the build f
 
 
 def prepare_distributed(
-    paths: Sources,
+    card: DatasetCard,
+    files: Sources | DataFiles,
     config: PreprocessConfig,
     *,
     cache_root: Path,
     address: str | None = None,
     num_cpus: int | None = None,
     progress: bool = True,
-    name: str = "criteo",
     synthetic: bool = False,
 ) -> EncodedDataset:
-    """Encode raw files into cached splits with Ray tasks, or load them if already cached.
+    """Encode a card's raw files into cached splits with Ray tasks, or load them if cached.
 
     Args:
-        paths: the raw files in order (e.g. ``day_0`` .. ``day_23``), read as if concatenated;
-            one task per file and pass, so more files spread over more CPUs.
+        card: the dataset card.
+        files: the main files in order (e.g. ``day_0`` .. ``day_23``), read as if
+            concatenated, or `DataFiles` with side tables; one task per main file and pass, so
+            more files spread over more CPUs.
         config: split protocol, vocabulary threshold, bad-row policy, block size.
         cache_root: where the cache folder goes; on a real cluster, a filesystem every node
             mounts at the same path (see the module docstring).
@@ -88,34 +92,39 @@ def prepare_distributed(
             None starts a local one. A Ray already running in this process is used as it is.
         num_cpus: CPUs of a local cluster (default: all); not with ``address``.
         progress: show rich progress bars (tasks done / total) on stderr.
-        name: dataset name (in the cache folder name and the result).
         synthetic: mark the dataset as synthetic (shown in its title).
 
     Returns:
         The dataset, memory-mapped from its cache folder: the same folder, with the same bytes,
-        as `harness.data.preprocess.prepare_criteo` over the same files gives.
+        as the single-process path over the same files gives.
 
     Raises:
         HarnessError: unreadable input, a bad row (the message names the file and its line), too
             few rows for every split, or a Ray cluster that cannot be started or joined.
     """
-    paths = tuple(p.resolve() for p in as_paths(paths))  # tasks run elsewhere: absolute paths
-    for path in paths:
+    given = DataFiles.of(files)
+    # Tasks run elsewhere: absolute paths.
+    files = DataFiles(
+        tuple(p.resolve() for p in given.main),
+        given.splits,
+        tuple(p.resolve() for p in given.sides),
+    )
+    for path in files.every:
         check_readable(path)
-    final = cache_dir_for(paths, config, cache_root=cache_root, name=name, synthetic=synthetic)
+    final = cache_dir_for(files, config, card, cache_root=cache_root, synthetic=synthetic)
     if is_complete(final):
         return load_encoded(final)  # no Ray needed
     if address is not None and num_cpus is not None:
         raise HarnessError("num_cpus sets up a local Ray cluster; it cannot be used with address")
     with ray_session(address, num_cpus=num_cpus) as cluster:
-        return prepare_shards(
-            paths,
+        return prepare_dataset(
+            card,
+            files,
             config,
-            _RayTasks(cluster),
             cache_root=Path(cache_root).resolve(),
             progress=progress,
-            name=name,
             synthetic=synthetic,
+            runner=_RayTasks(cluster),
         )
 
 
@@ -126,22 +135,47 @@ def prepare_distributed(
 
 
 @ray.remote(num_cpus=1)
-def _parse_task(path: str, folder: str, block_bytes: int, bad_rows: BadRows) -> ShardInfo:
+def _parse_task(
+    card: DatasetCard,
+    path: str,
+    sides: tuple[str, ...],
+    folder: str,
+    block_bytes: int,
+    bad_rows: BadRows,
+) -> ShardInfo:
     shutil.rmtree(folder, ignore_errors=True)  # a half-written folder from a crashed attempt
-    return parse_shard(Path(path), Path(folder), block_bytes=block_bytes, bad_rows=bad_rows)
+    return parse_shard(
+        Path(path),
+        Path(folder),
+        card=card,
+        side_files=tuple(map(Path, sides)),
+        block_bytes=block_bytes,
+        bad_rows=bad_rows,
+    )
 
 
 @ray.remote(num_cpus=1)
-def _count_task(shard: ShardInfo, offset: int, split: RowSplit) -> ShardCounts:
-    return count_shard(shard, offset=offset, split=split)
+def _count_task(
+    shard: ShardInfo, index: int, offset: int, plan: SplitPlan, columns: CanonicalColumns,
+    n_rows: int,
+) -> ShardCounts:  # fmt: skip
+    return count_shard(shard, index=index, offset=offset, plan=plan, columns=columns, n_rows=n_rows)
 
 
 @ray.remote(num_cpus=1)
 def _encode_task(
-    shard: ShardInfo, plan: ShardPlan, fitted: Fitted, split: RowSplit, arrays_dir: str
+    shard: ShardInfo,
+    shard_plan: ShardPlan,
+    fitted: Fitted,
+    index: int,
+    plan: SplitPlan,
+    columns: CanonicalColumns,
+    arrays_dir: str,
 ) -> None:
-    with FrameEncoder(fitted) as encoder:
-        encode_shard(shard, plan, encoder, split=split, arrays_dir=Path(arrays_dir))
+    with FrameEncoder(fitted, columns) as encoder:
+        encode_shard(
+            shard, shard_plan, encoder, index=index, plan=plan, arrays_dir=Path(arrays_dir)
+        )
 
 
 class _RayTasks:
@@ -151,14 +185,25 @@ class _RayTasks:
         self.description = f"ray: one task per shard and pass, cluster of {cluster.cpus:g} CPUs"
 
     def parse(
-        self, paths: Sequence[Path], folder: Path, config: PreprocessConfig, bars: Progress
+        self,
+        card: DatasetCard,
+        files: DataFiles,
+        folder: Path,
+        config: PreprocessConfig,
+        bars: Progress,
     ) -> list[ShardInfo]:
         folder = folder.resolve()
+        sides = tuple(str(p) for p in files.sides)
         refs = [
             _parse_task.remote(
-                str(path), str(folder / f"{i:05d}"), config.block_bytes, config.bad_rows
+                card,
+                str(path),
+                sides,
+                str(folder / f"{i:05d}"),
+                config.block_bytes,
+                config.bad_rows,
             )
-            for i, path in enumerate(paths)
+            for i, path in enumerate(files.main)
         ]
         shards: list[ShardInfo | None] = [None] * len(refs)
         for index, shard in _as_completed(refs, bars, f"parse {len(refs)} files"):
@@ -166,11 +211,17 @@ class _RayTasks:
         return [s for s in shards if s is not None]
 
     def count(
-        self, shards: Sequence[ShardInfo], offsets: Sequence[int], split: RowSplit, bars: Progress
+        self,
+        shards: Sequence[ShardInfo],
+        offsets: Sequence[int],
+        plan: SplitPlan,
+        columns: CanonicalColumns,
+        bars: Progress,
     ) -> Iterator[tuple[int, ShardCounts]]:
+        n_rows = sum(s.rows for s in shards)
         refs = [
-            _count_task.remote(shard, offset, split)
-            for shard, offset in zip(shards, offsets, strict=True)
+            _count_task.remote(shard, index, offset, plan, columns, n_rows)
+            for index, (shard, offset) in enumerate(zip(shards, offsets, strict=True))
         ]
         yield from _as_completed(refs, bars, "fit on train")
 
@@ -179,14 +230,17 @@ class _RayTasks:
         shards: Sequence[ShardInfo],
         plans: Sequence[ShardPlan],
         fitted: Fitted,
-        split: RowSplit,
+        plan: SplitPlan,
+        columns: CanonicalColumns,
         arrays_dir: Path,
         bars: Progress,
     ) -> None:
         fitted_ref = ray.put(fitted)  # once, not once per task
         refs = [
-            _encode_task.remote(shard, plan, fitted_ref, split, str(arrays_dir.resolve()))
-            for shard, plan in zip(shards, plans, strict=True)
+            _encode_task.remote(
+                shard, shard_plan, fitted_ref, index, plan, columns, str(arrays_dir.resolve())
+            )
+            for index, (shard, shard_plan) in enumerate(zip(shards, plans, strict=True))
         ]
         for _ in _as_completed(refs, bars, "encode"):
             pass

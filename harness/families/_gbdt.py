@@ -18,17 +18,19 @@ from typing import Protocol
 import numpy as np
 
 from harness.data.schema import EncodedDataset, EncodedSplit
-from harness.fitting import EpochMetrics, TrainContext
-from harness.metrics import Metrics
+from harness.fitting import EpochMetrics, FitResult, TrainContext
+from harness.metrics import Metrics, binary_metrics
 
 __all__ = [
     "BoostingFields",
     "CurveRecorder",
     "MemoryModel",
+    "TaskFit",
     "available_memory",
     "check",
     "check_boosting",
     "feature_matrix",
+    "fit_tasks",
     "rows_per_second",
     "sample_rows",
     "training_rows",
@@ -91,7 +93,10 @@ def sample_rows(split: EncodedSplit, max_rows: int | None, seed: int) -> tuple[E
     rng = np.random.default_rng(seed)
     # Sorted indices keep memory-mapped reads sequential.
     idx = np.sort(rng.choice(n, size=max_rows, replace=False))
-    sampled = EncodedSplit(x_num=split.x_num[idx], x_cat=split.x_cat[idx], y=split.y[idx])
+    group = None if split.group is None else np.asarray(split.group[idx])
+    sampled = EncodedSplit(
+        x_num=split.x_num[idx], x_cat=split.x_cat[idx], y=split.y[idx], group=group
+    )
     return sampled, f"trained on a seeded sample of {max_rows} of {n} training rows"
 
 
@@ -220,3 +225,67 @@ class CurveRecorder:
         self._block_start = now
         self._curve.append(m)
         self._on_epoch(m)
+
+
+@dataclass(frozen=True)
+class TaskFit:
+    """One booster trained on one task: its scores on valid and test, and what it cost.
+
+    ``probabilities`` is False for ranking objectives, whose scores have no logloss.
+    """
+
+    valid_scores: np.ndarray
+    test_scores: np.ndarray
+    best_round: int
+    curve: tuple[EpochMetrics, ...]
+    n_params: int
+    rounds: int
+    probabilities: bool = True
+
+
+def _ignore(_: EpochMetrics) -> None:
+    pass
+
+
+def fit_tasks(
+    data: EncodedDataset,
+    train: EncodedSplit,
+    ctx: TrainContext,
+    notes: list[str],
+    fit_one: Callable[[int, Callable[[EpochMetrics], None]], TaskFit],
+) -> FitResult:
+    """One booster per task (a GBDT learns one label), scored per task.
+
+    ``fit_one(task, on_epoch)`` trains on task ``task``; only the first (primary) task's
+    learning curve goes to the scheduler, which compares trials on it.
+    """
+    start = time.perf_counter()
+    fits = [fit_one(t, ctx.on_epoch if t == 0 else _ignore) for t in range(data.train.y.shape[1])]
+    train_seconds = time.perf_counter() - start
+
+    def scores(split: EncodedSplit, which: str) -> tuple[Metrics, ...]:
+        y = np.asarray(split.y).reshape(split.n_rows, -1)
+        group = None if split.group is None else np.asarray(split.group)
+        return tuple(
+            binary_metrics(y[:, t], getattr(f, f"{which}_scores"), group, logloss=f.probabilities)
+            for t, f in enumerate(fits)
+        )
+
+    valid, test = scores(data.valid, "valid"), scores(data.test, "test")
+    if not fits[0].probabilities:
+        notes.append("a ranking objective: scores are not probabilities, so no logloss")
+    if len(fits) > 1:
+        notes.append(f"{len(fits)} boosters, one per task")
+    rounds = sum(f.rounds for f in fits)
+    return FitResult(
+        valid=valid[0],
+        test=test[0],
+        best_epoch=fits[0].best_round,
+        curve=fits[0].curve,
+        n_params=sum(f.n_params for f in fits),
+        train_seconds=train_seconds,
+        samples_per_s=rows_per_second(train.n_rows, rounds, train_seconds),
+        notes="; ".join(notes),
+        valid_tasks=valid if len(fits) > 1 else (),
+        test_tasks=test if len(fits) > 1 else (),
+    )

@@ -10,7 +10,7 @@ the per-round curve needs).
 from __future__ import annotations
 
 import importlib
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,13 +20,13 @@ from harness.data.schema import EncodedDataset, EncodedSplit
 from harness.families._gbdt import (
     CurveRecorder,
     MemoryModel,
+    TaskFit,
     check,
     check_boosting,
-    rows_per_second,
+    fit_tasks,
     training_rows,
 )
-from harness.fitting import FitResult, TrainContext
-from harness.metrics import binary_metrics
+from harness.fitting import EpochMetrics, FitResult, TrainContext
 
 __all__ = ["CATBOOST", "CatBoostConfig", "CatBoostFamily"]
 
@@ -109,13 +109,13 @@ def _frame(split: EncodedSplit) -> Any:
     return pd.DataFrame(columns, copy=False)
 
 
-def _pool(split: EncodedSplit, n_num: int) -> Any:
+def _pool(frame: Any, split: EncodedSplit, n_num: int, task: int) -> Any:
     from catboost import Pool
 
     cat_features = list(range(n_num, n_num + int(split.x_cat.shape[1])))
     return Pool(
-        _frame(split),
-        label=np.asarray(split.y[:, 0], dtype=np.float32),
+        frame,
+        label=np.asarray(split.y[:, task], dtype=np.float32),
         cat_features=cat_features,
     )
 
@@ -147,59 +147,57 @@ class CatBoostFamily:
 
     def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
         """Trains on ``data.train``, early-stops on ``data.valid`` AUC, scores ``data.test``."""
-        from catboost import CatBoostClassifier
-
         if not isinstance(config, CatBoostConfig):
             raise TypeError(f"expected a CatBoostConfig, got {type(config).__name__}")
         train, notes = training_rows("CatBoost", data, config.max_train_rows, ctx, _MEMORY)
         n_num = data.schema.n_num
+        frames = {name: _frame(split) for name, split in (("train", train), ("valid", data.valid),
+                  ("test", data.test))}  # fmt: skip
 
-        start = time.perf_counter()
-        train_pool = _pool(train, n_num)
-        valid_pool = _pool(data.valid, n_num)
-        model = CatBoostClassifier(
-            iterations=config.iterations,
-            learning_rate=config.learning_rate,
-            depth=config.depth,
-            l2_leaf_reg=config.l2_leaf_reg,
-            random_strength=config.random_strength,
-            bagging_temperature=config.bagging_temperature,
-            border_count=config.border_count,
-            one_hot_max_size=config.one_hot_max_size,
-            max_ctr_complexity=config.max_ctr_complexity,
-            loss_function="Logloss",
-            eval_metric="AUC",
-            custom_metric=["Logloss"],
-            early_stopping_rounds=config.early_stopping_rounds,
-            use_best_model=True,
-            thread_count=ctx.threads,
-            random_seed=ctx.seed,
-            allow_writing_files=False,
-            verbose=False,
-        )
-        recorder = CurveRecorder(config.rounds_per_epoch, ctx.on_epoch)
-        model.fit(train_pool, eval_set=valid_pool, callbacks=[_Recorder(recorder)])
-        curve = recorder.finish()
-        train_seconds = time.perf_counter() - start
-        rounds_run = curve[-1].epoch if curve else int(model.tree_count_)
+        def fit_one(task: int, on_epoch: Callable[[EpochMetrics], None]) -> TaskFit:
+            from catboost import CatBoostClassifier
 
-        valid = binary_metrics(data.valid.y, model.predict_proba(valid_pool)[:, 1])
-        test = binary_metrics(data.test.y, model.predict_proba(_pool(data.test, n_num))[:, 1])
-        # Symmetric trees: a tree with 2**d leaf values has one split per level (d splits);
-        # CatBoost may stop a tree short of ``depth``.
-        leaves = np.asarray(model.get_tree_leaf_counts(), dtype=np.int64)
-        n_params = int(leaves.sum() + np.log2(np.maximum(leaves, 1)).round().sum())
-        best = model.get_best_iteration()
-        return FitResult(
-            valid=valid,
-            test=test,
-            best_epoch=int(best) + 1 if best is not None else int(model.tree_count_),
-            curve=curve,
-            n_params=n_params,
-            train_seconds=train_seconds,
-            samples_per_s=rows_per_second(train.n_rows, rounds_run, train_seconds),
-            notes="; ".join(notes),
-        )
+            pools = {
+                name: _pool(frames[name], split, n_num, task)
+                for name, split in (("train", train), ("valid", data.valid), ("test", data.test))
+            }
+            model = CatBoostClassifier(
+                iterations=config.iterations,
+                learning_rate=config.learning_rate,
+                depth=config.depth,
+                l2_leaf_reg=config.l2_leaf_reg,
+                random_strength=config.random_strength,
+                bagging_temperature=config.bagging_temperature,
+                border_count=config.border_count,
+                one_hot_max_size=config.one_hot_max_size,
+                max_ctr_complexity=config.max_ctr_complexity,
+                loss_function="Logloss",
+                eval_metric="AUC",
+                custom_metric=["Logloss"],
+                early_stopping_rounds=config.early_stopping_rounds,
+                use_best_model=True,
+                thread_count=ctx.threads,
+                random_seed=ctx.seed,
+                allow_writing_files=False,
+                verbose=False,
+            )
+            recorder = CurveRecorder(config.rounds_per_epoch, on_epoch)
+            model.fit(pools["train"], eval_set=pools["valid"], callbacks=[_Recorder(recorder)])
+            curve = recorder.finish()
+            # Symmetric trees: a tree with 2**d leaf values has one split per level (d splits);
+            # CatBoost may stop a tree short of ``depth``.
+            leaves = np.asarray(model.get_tree_leaf_counts(), dtype=np.int64)
+            best = model.get_best_iteration()
+            return TaskFit(
+                valid_scores=model.predict_proba(pools["valid"])[:, 1],
+                test_scores=model.predict_proba(pools["test"])[:, 1],
+                best_round=int(best) + 1 if best is not None else int(model.tree_count_),
+                curve=curve,
+                n_params=int(leaves.sum() + np.log2(np.maximum(leaves, 1)).round().sum()),
+                rounds=curve[-1].epoch if curve else int(model.tree_count_),
+            )
+
+        return fit_tasks(data, train, ctx, notes, fit_one)
 
 
 CATBOOST = CatBoostFamily()

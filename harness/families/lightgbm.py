@@ -8,30 +8,35 @@ Categorical ids can reach LightGBM two ways (the ``categorical`` field, searchab
 - ``"native"``: the id columns are passed as ``categorical_feature`` (LightGBM's many-vs-many
   categorical splits with ``cat_smooth`` regularisation).
 
+On grouped data (a card's ``group``: queries, users) ``objective = "lambdarank"`` learns to rank
+within groups (LambdaMART); the default ``binary`` learns click probabilities. One booster is
+trained per task.
+
 Early stopping watches the validation AUC (the metric the tuner maximises); the model is scored
 at its best round. LightGBM always trains on the CPU here, whatever ``ctx.device`` says.
 """
 
 from __future__ import annotations
 
-import time
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from harness.data.schema import EncodedDataset
+from harness.data.schema import EncodedDataset, EncodedSplit
 from harness.families._gbdt import (
     CurveRecorder,
     MemoryModel,
+    TaskFit,
     check,
     check_boosting,
     feature_matrix,
-    rows_per_second,
+    fit_tasks,
     training_rows,
 )
-from harness.fitting import FitResult, TrainContext
-from harness.metrics import binary_metrics
+from harness.fitting import EpochMetrics, FitResult, TrainContext
 
 __all__ = ["LIGHTGBM", "LightGBMConfig", "LightGBMFamily"]
 
@@ -55,6 +60,8 @@ class LightGBMConfig:
         lambda_l2: L2 penalty on leaf values.
         max_bin: histogram bins per numeric feature.
         categorical: ``"numeric"`` (ids as numbers) or ``"native"`` (``categorical_feature``).
+        objective: ``"binary"`` (logloss: probabilities) or ``"lambdarank"`` (ranks within the
+            data's groups; needs a card with a ``group`` column).
         cat_smooth: smoothing of category statistics (native categorical only).
         early_stopping_rounds: rounds without a better validation AUC before stopping.
         rounds_per_epoch: rounds between two points of the learning curve (and two reports to
@@ -74,6 +81,7 @@ class LightGBMConfig:
     lambda_l2: float = 0.0
     max_bin: int = 255
     categorical: Literal["numeric", "native"] = "numeric"
+    objective: Literal["binary", "lambdarank"] = "binary"
     cat_smooth: float = 10.0
     early_stopping_rounds: int = 100
     rounds_per_epoch: int = 50
@@ -107,13 +115,18 @@ class LightGBMConfig:
             f"categorical must be 'numeric' or 'native', got {self.categorical=}",
         )
         check(self.cat_smooth >= 0.0, f"cat_smooth must be >= 0, got {self.cat_smooth=}")
+        check(
+            self.objective in ("binary", "lambdarank"),
+            f"objective must be 'binary' or 'lambdarank', got {self.objective=}",
+        )
 
     def lgb_params(self, *, threads: int, seed: int, categorical_idx: list[int]) -> dict[str, Any]:
         """The parameter dict handed to ``lightgbm.train``."""
         params: dict[str, Any] = {
-            "objective": "binary",
-            # AUC first: early stopping watches it; logloss rides along for the curve.
-            "metric": ["auc", "binary_logloss"],
+            "objective": self.objective,
+            # AUC first: early stopping watches it; logloss rides along for the curve (a ranking
+            # objective's scores are no probabilities: AUC only).
+            "metric": ["auc", "binary_logloss"] if self.objective == "binary" else ["auc"],
             "first_metric_only": True,
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
@@ -156,75 +169,99 @@ class LightGBMFamily:
     config_type: type[Any] = LightGBMConfig
 
     def validate(self, config: Any, data: EncodedDataset) -> None:
-        """Nothing in a GBDT config depends on the dataset's schema."""
-        if not isinstance(config, self.config_type):
-            raise ValueError(f"expected a {self.config_type.__name__}, got {type(config).__name__}")
+        """A ranking objective needs grouped data."""
+        if not isinstance(config, LightGBMConfig):
+            raise ValueError(f"expected a LightGBMConfig, got {type(config).__name__}")
+        if config.objective == "lambdarank" and data.train.group is None:
+            raise ValueError(
+                "objective='lambdarank' ranks within groups: the dataset has none (give its "
+                "card a `group` column)"
+            )
 
     def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
         """Trains on ``data.train``, early-stops on ``data.valid`` AUC, scores ``data.test``."""
-        import lightgbm as lgb  # heavy import: only in the process that trains
-
         if not isinstance(config, LightGBMConfig):
             raise TypeError(f"expected a LightGBMConfig, got {type(config).__name__}")
+        self.validate(config, data)
         train, notes = training_rows("LightGBM", data, config.max_train_rows, ctx, _MEMORY)
+        if config.objective == "lambdarank":
+            train = _grouped(train)
         n_num = data.schema.n_num
         n_cat = int(train.x_cat.shape[1])
         cat_idx = list(range(n_num, n_num + n_cat)) if config.categorical == "native" else []
         params = config.lgb_params(threads=ctx.threads, seed=ctx.seed, categorical_idx=cat_idx)
+        x_train = feature_matrix(train)
+        x_valid, x_test = feature_matrix(data.valid), feature_matrix(data.test)
 
-        start = time.perf_counter()
-        dtrain = lgb.Dataset(
-            feature_matrix(train),
-            label=np.asarray(train.y[:, 0], dtype=np.float32),
-            categorical_feature=cat_idx if cat_idx else "auto",
-            free_raw_data=True,
-        )
-        dvalid = lgb.Dataset(
-            feature_matrix(data.valid),
-            label=np.asarray(data.valid.y[:, 0], dtype=np.float32),
-            reference=dtrain,
-        )
-        recorder = CurveRecorder(config.rounds_per_epoch, ctx.on_epoch)
+        def fit_one(task: int, on_epoch: Callable[[EpochMetrics], None]) -> TaskFit:
+            import lightgbm as lgb  # heavy import: only in the process that trains
 
-        def record(env: Any) -> None:
-            scores = {name: value for _, name, value, *_ in env.evaluation_result_list}
-            recorder.observe(env.iteration + 1, scores["auc"], scores["binary_logloss"])
+            group = None if config.objective == "binary" else _group_sizes(train)
+            dtrain = lgb.Dataset(
+                x_train,
+                label=np.ascontiguousarray(train.y[:, task], dtype=np.float32),
+                group=group,
+                categorical_feature=cat_idx if cat_idx else "auto",
+                free_raw_data=False,
+            )
+            dvalid = lgb.Dataset(
+                x_valid,
+                label=np.ascontiguousarray(data.valid.y[:, task], dtype=np.float32),
+                reference=dtrain,
+            )
+            recorder = CurveRecorder(config.rounds_per_epoch, on_epoch)
 
-        booster = lgb.train(
-            params,
-            dtrain,
-            num_boost_round=config.n_estimators,
-            valid_sets=[dvalid],
-            valid_names=["valid"],
-            callbacks=[
-                record,
-                lgb.early_stopping(
-                    config.early_stopping_rounds, first_metric_only=True, verbose=False
-                ),
-            ],
-        )
-        curve = recorder.finish()
-        train_seconds = time.perf_counter() - start
-        best = int(booster.best_iteration) or booster.current_iteration()
+            def record(env: Any) -> None:
+                scores = {name: value for _, name, value, *_ in env.evaluation_result_list}
+                loss = scores.get("binary_logloss", math.nan)
+                recorder.observe(env.iteration + 1, scores["auc"], loss)
 
-        valid = binary_metrics(
-            data.valid.y,
-            np.asarray(booster.predict(feature_matrix(data.valid), num_iteration=best)),
-        )
-        test = binary_metrics(
-            data.test.y, np.asarray(booster.predict(feature_matrix(data.test), num_iteration=best))
-        )
-        rounds_run = booster.current_iteration()
-        return FitResult(
-            valid=valid,
-            test=test,
-            best_epoch=best,
-            curve=curve,
-            n_params=_count_nodes(booster, best),
-            train_seconds=train_seconds,
-            samples_per_s=rows_per_second(train.n_rows, rounds_run, train_seconds),
-            notes="; ".join(notes),
-        )
+            booster = lgb.train(
+                params,
+                dtrain,
+                num_boost_round=config.n_estimators,
+                valid_sets=[dvalid],
+                valid_names=["valid"],
+                callbacks=[
+                    record,
+                    lgb.early_stopping(
+                        config.early_stopping_rounds, first_metric_only=True, verbose=False
+                    ),
+                ],
+            )
+            best = int(booster.best_iteration) or booster.current_iteration()
+            return TaskFit(
+                valid_scores=np.asarray(booster.predict(x_valid, num_iteration=best)),
+                test_scores=np.asarray(booster.predict(x_test, num_iteration=best)),
+                best_round=best,
+                curve=recorder.finish(),
+                n_params=_count_nodes(booster, best),
+                rounds=booster.current_iteration(),
+                probabilities=config.objective == "binary",
+            )
+
+        return fit_tasks(data, train, ctx, notes, fit_one)
+
+
+def _grouped(split: EncodedSplit) -> EncodedSplit:
+    """The rows sorted by group (stably), as LightGBM's ranking objectives need them."""
+    assert split.group is not None
+    order = np.argsort(np.asarray(split.group), kind="stable")
+    return EncodedSplit(
+        x_num=np.asarray(split.x_num)[order],
+        x_cat=np.asarray(split.x_cat)[order],
+        y=np.asarray(split.y)[order],
+        group=np.asarray(split.group)[order],
+    )
+
+
+def _group_sizes(split: EncodedSplit) -> np.ndarray:
+    """Rows per run of equal group keys, in row order (the split is sorted by group)."""
+    assert split.group is not None
+    keys = np.asarray(split.group)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes: np.ndarray = np.diff(np.r_[starts, keys.size])
+    return sizes
 
 
 LIGHTGBM = LightGBMFamily()

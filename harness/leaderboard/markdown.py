@@ -39,6 +39,10 @@ class RunInfo:
     storage_url: str
     # (model, family, description) of every model on the board, from its search-space file.
     models: tuple[tuple[str, str, str], ...] = ()
+    # The tasks (the first ranks the models), the group column, and the dataset card.
+    tasks: tuple[str, ...] = ("label",)
+    group: str | None = None
+    card: str = ""
 
 
 def format_seconds(s: float) -> str:
@@ -104,11 +108,12 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
     train, valid, test = info.rows
     lines = [f"# Leaderboard: {info.title}", ""]
     if info.synthetic:
+        name = info.suite.removesuffix("-synthetic")
         lines += [
-            "> **Synthetic data.** No real data was found, so this run used harness's synthetic",
-            "> Criteo-shaped generator (planted signal). It shows the pipeline works; it says",
-            "> nothing about which model wins on real Criteo. Get real data with",
-            "> `harness data fetch criteo`, or pass `--data path/to/train.txt`.",
+            "> **Synthetic data.** No real data was found, so this run used a synthetic",
+            f"> {name}-shaped stand-in (planted signal). It shows the pipeline works; it says",
+            f"> nothing about which model wins on real {name} data. Pass `--data PATH` (or",
+            "> `harness data fetch` where the dataset card has a download).",
             "",
         ]
     lines += [
@@ -123,6 +128,14 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
         + " |",
         f"| features | {info.n_num} numeric, {info.n_cat} categorical "
         f"({format_count(info.vocabulary)} embedding ids) |",
+        f"| tasks | {', '.join(info.tasks)}"
+        + (" (ranked by the first)" if len(info.tasks) > 1 else "")
+        + (f"; groups: {info.group} (GAUC and NDCG@10 per group)" if info.group else "")
+        + " |",
+    ]
+    if info.card:
+        lines.append(f"| dataset card | `{info.card}` |")
+    lines += [
         f"| run | {info.started_at}, harness {info.harness_version}, {info.resources} |",
         f"| search | up to {info.trials_per_model} trials per model, "
         f"time budget {format_seconds(info.time_budget_s)} shared by the models |",
@@ -131,27 +144,32 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
         "",
     ]
     multi = any(s.best is not None and _per_task(s.best) for s in rows)
-    task_head = " test AUC per task |" if multi else ""
-    task_rule = "---|" if multi else ""
+    ranking = any(s.best is not None and s.best.test_gauc is not None for s in rows)
+    extra_head = (" test GAUC | test NDCG@10 |" if ranking else "") + (
+        " test AUC per task |" if multi else ""
+    )
+    extra_rule = ("---:|---:|" if ranking else "") + ("---|" if multi else "")
     lines += [
         "| rank | model | valid AUC | test AUC | test logloss | lift vs best GBDT |"
-        + task_head
+        + extra_head
         + " trials (done/pruned/failed) | tuning wall time | best trial train time "
         "| params | best configuration |",
-        "|---:|---|---:|---:|---:|---:|" + task_rule + "---|---:|---:|---:|---|",
+        "|---:|---|---:|---:|---:|---:|" + extra_rule + "---|---:|---:|---:|---|",
     ]
     for rank, s in enumerate(rows, start=1):
         b = s.best
         counts = f"{s.trials} ({s.complete}/{s.pruned}/{s.failed})"
         if b is None:
+            blanks = " — |" * (2 * ranking + multi)
             lines.append(
-                f"| — | {s.model} | — | — | — | — |{' — |' if multi else ''} {counts} | "
+                f"| — | {s.model} | — | — | — | — |{blanks} {counts} | "
                 f"{format_seconds(s.wall_seconds)} | — | — | no completed trial |"
             )
             continue
         lines.append(
             f"| {rank} | {s.model} | {_metric(b.valid_auc)} | {_metric(b.test_auc)} | "
             f"{_metric(b.test_logloss)} | {_lift(s)} |"
+            + (f" {_metric(b.test_gauc)} | {_metric(b.test_ndcg10)} |" if ranking else "")
             + (f" {_per_task(b) or '—'} |" if multi else "")
             + f" {counts} | {format_seconds(s.wall_seconds)} | {_seconds(b.train_seconds)} | "
             f"{format_params(b.n_params)} | {_config(b.params)} |"
@@ -174,8 +192,9 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
     lines += [
         "",
         "Ranked by validation AUC of the first task; the test columns are that configuration's "
-        "scores on the test",
-        "split, which the search never saw. Lift is test AUC minus the best GBDT's test AUC.",
+        "scores on the test split, which the search never saw (GAUC: the AUC within each group "
+        "weighted by its rows; NDCG@10: over the groups with a positive; both where the data has "
+        "groups). Lift is test AUC minus the best GBDT's test AUC.",
         "Each configuration ran with one seed: on small data, AUC differences below about 0.005",
         "are within seed-to-seed noise. Parameters count weights for neural rankers and tree",
         "nodes for GBDTs.",

@@ -68,6 +68,7 @@ class TrialResult:
         status: "complete", "pruned" or "failed".
         error: the failure, one line ("" unless failed).
         valid_auc, valid_logloss, test_auc, test_logloss: scores (None where not measured).
+        test_gauc, test_ndcg10: per-group AUC and NDCG@10 on grouped data (None otherwise).
         best_epoch: the best epoch (boosting round for a GBDT).
         epochs: epochs (rounds) run.
         curve: per-epoch validation metrics as JSON, a list of
@@ -121,6 +122,8 @@ class TrialResult:
     space_fingerprint: str = ""
     config: str = "{}"
     task_metrics: str = "{}"
+    test_gauc: float | None = None
+    test_ndcg10: float | None = None
 
     def __post_init__(self) -> None:
         if not self.model:

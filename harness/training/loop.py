@@ -193,8 +193,10 @@ def predict(
 
 
 def _score(split: EncodedSplit, probs: np.ndarray) -> tuple[Metrics, ...]:
-    """Per-task metrics; the search ranks on the first (primary) task."""
-    return task_metrics(np.asarray(split.y).reshape(split.n_rows, -1), probs)
+    """Per-task metrics (with GAUC and NDCG@10 on grouped data); the search ranks on the first
+    (primary) task."""
+    group = None if split.group is None else np.asarray(split.group)
+    return task_metrics(np.asarray(split.y).reshape(split.n_rows, -1), probs, group)
 
 
 @contextlib.contextmanager

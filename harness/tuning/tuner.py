@@ -216,8 +216,7 @@ def _run_trial(
                 "epoch": m.epoch,
                 "train_loss": math.nan if m.train_loss is None else m.train_loss,
                 "epoch_seconds": m.seconds,
-                **({} if m.test is None else {"epoch_test_auc": m.test.auc}),
-                **({} if m.test is None else {"epoch_test_logloss": m.test.logloss}),
+                **({} if m.test is None else _test_scores(m.test, "epoch_")),
                 **where,
             }
         )
@@ -229,8 +228,7 @@ def _run_trial(
             "final": True,
             METRIC: fit.valid.auc,
             "valid_logloss": fit.valid.logloss,
-            "test_auc": fit.test.auc,
-            "test_logloss": fit.test.logloss,
+            **_test_scores(fit.test, ""),
             "best_epoch": fit.best_epoch,
             "epochs": fit.curve[-1].epoch if fit.curve else 0,
             "curve": json.dumps([_curve_point(m) for m in fit.curve]),
@@ -242,6 +240,16 @@ def _run_trial(
             **where,
         }
     )
+
+
+def _test_scores(m: Metrics, prefix: str) -> dict[str, float]:
+    """A test split's scores for a report; GAUC and NDCG@10 only where the data has groups."""
+    out = {f"{prefix}test_auc": m.auc, f"{prefix}test_logloss": m.logloss}
+    if m.gauc is not None:
+        out[f"{prefix}test_gauc"] = m.gauc
+    if m.ndcg10 is not None:
+        out[f"{prefix}test_ndcg10"] = m.ndcg10
+    return out
 
 
 def _task_json(
@@ -258,6 +266,8 @@ def _task_json(
             "valid_logloss": _opt_float(valid[i].logloss),
             "test_auc": None if t is None else _opt_float(t.auc),
             "test_logloss": None if t is None else _opt_float(t.logloss),
+            "test_gauc": None if t is None else _opt_float(t.gauc),
+            "test_ndcg10": None if t is None else _opt_float(t.ndcg10),
         }
     return json.dumps(out)
 
@@ -271,6 +281,8 @@ def _curve_point(m: EpochMetrics) -> dict[str, Any]:
         "seconds": m.seconds,
         "test_auc": None if m.test is None else m.test.auc,
         "test_logloss": None if m.test is None else m.test.logloss,
+        "test_gauc": None if m.test is None else m.test.gauc,
+        "test_ndcg10": None if m.test is None else m.test.ndcg10,
     }
 
 
@@ -343,6 +355,8 @@ class _Collector(tune.Callback):
                 "seconds": result.get("epoch_seconds"),
                 "test_auc": result.get("epoch_test_auc"),
                 "test_logloss": result.get("epoch_test_logloss"),
+                "test_gauc": result.get("epoch_test_gauc"),
+                "test_ndcg10": result.get("epoch_test_ndcg10"),
             }
         )
         if _finite(result.get(METRIC)):
@@ -397,10 +411,11 @@ class _Collector(tune.Callback):
         curve = self._curves.get(trial.trial_id, [])
         start, started_at = self._started.get(trial.trial_id, (time.time(), ""))
         notes = list(info.notes)
-        test_auc = test_logloss = None
+        test_auc = test_logloss = test_gauc = test_ndcg = None
         if status == "complete":
             valid_auc, valid_logloss = last.get(METRIC), last.get("valid_logloss")
             test_auc, test_logloss = last.get("test_auc"), last.get("test_logloss")
+            test_gauc, test_ndcg = last.get("test_gauc"), last.get("test_ndcg10")
             curve_json = str(last.get("curve", "[]"))
             best_epoch, epochs = last.get("best_epoch"), int(last.get("epochs", 0))
         else:
@@ -420,6 +435,7 @@ class _Collector(tune.Callback):
                 notes.append("stopped early by the ASHA scheduler or the time limit")
                 if best is not None and _finite(best.get("test_auc")):
                     test_auc, test_logloss = best["test_auc"], best.get("test_logloss")
+                    test_gauc, test_ndcg = best.get("test_gauc"), best.get("test_ndcg10")
                     notes.append(f"test scored at its best epoch ({best['epoch']})")
         notes.extend(str(last[k]) for k in ("device_note", "notes") if last.get(k))
         if status == "failed" and _error_file(trial):
@@ -444,6 +460,8 @@ class _Collector(tune.Callback):
             valid_logloss=_opt_float(valid_logloss),
             test_auc=_opt_float(test_auc),
             test_logloss=_opt_float(test_logloss),
+            test_gauc=_opt_float(test_gauc),
+            test_ndcg10=_opt_float(test_ndcg),
             best_epoch=None if best_epoch is None else int(best_epoch),
             epochs=epochs,
             curve=curve_json,

@@ -39,7 +39,7 @@ def test_no_days_is_empty(tmp_path: Path) -> None:
     [
         (["day_0", "day_1", "day_3"], "day_2 is missing but day_3 is there"),
         (["day_1"], "day_0 is missing"),
-        (["day_0", "day_0.gz"], r"day 0 is there twice \(day_0 and day_0.gz\)"),
+        (["day_0", "day_0.gz"], r"day_0 is there twice \(day_0 and day_0.gz\)"),
         (["day_0", "day_24"], "has days 0 .. 23, not 24"),
     ],
 )
@@ -55,19 +55,19 @@ def test_resolve_a_folder_of_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for given in (tmp_path / "data", tmp_path / "data" / "criteo-1tb"):
         source = resolve_data("criteo-1tb", str(given), {})
         assert source.origin == "--data" and source.path == tmp_path / "data" / "criteo-1tb"
-        assert [p.name for p in source.files] == ["day_0.gz", "day_1.gz", "day_2"]
+        assert source.files is not None
+        assert [p.name for p in source.files.main] == ["day_0.gz", "day_1.gz", "day_2"]
     env = resolve_data("criteo-1tb", None, {"HARNESS_DATA_DIR": str(tmp_path / "data")})
-    assert env.origin == "HARNESS_DATA_DIR" and len(env.files) == 3
+    assert env.origin == "HARNESS_DATA_DIR" and env.files and len(env.files.main) == 3
     one = resolve_data("criteo-1tb", str(tmp_path / "data" / "criteo-1tb" / "day_2"), {})
-    assert one.files == (tmp_path / "data" / "criteo-1tb" / "day_2",)
+    assert one.files and one.files.main == (tmp_path / "data" / "criteo-1tb" / "day_2",)
     assert resolve_data("criteo-1tb", None, {}).origin == "none"
-    with pytest.raises(HarnessError, match=r"folder holds no day files day_0 \.\. day_23"):
+    with pytest.raises(HarnessError, match=r"folder holds no numbered files day_0, day_1"):
         resolve_data("criteo-1tb", str(tmp_path), {})
     # The one-file dataset still resolves to one file.
     _touch(tmp_path / "kaggle", "train.txt")
-    assert resolve_data("criteo", str(tmp_path / "kaggle"), {}).files == (
-        tmp_path / "kaggle" / "train.txt",
-    )
+    kaggle = resolve_data("criteo", str(tmp_path / "kaggle"), {}).files
+    assert kaggle is not None and kaggle.main == (tmp_path / "kaggle" / "train.txt",)
 
 
 def test_prepare_a_folder_equals_prepare_the_files(write_days: DayWriter, tmp_path: Path) -> None:
@@ -87,9 +87,9 @@ def test_prepare_a_folder_equals_prepare_the_files(write_days: DayWriter, tmp_pa
 def test_registered_without_a_download(
     harness_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    adapter = get_dataset("criteo-1tb")
-    assert adapter.download is None and adapter.card == "datasets/criteo-1tb.md"
-    assert Path(__file__).resolve().parents[2].joinpath(adapter.card).is_file()
+    card = get_dataset("criteo-1tb")
+    assert card.download is None and card.docs == "datasets/criteo-1tb.md"
+    assert Path(__file__).resolve().parents[2].joinpath(card.docs).is_file()
     assert main(["data", "fetch", "criteo-1tb"]) == 2
     error = " ".join(capsys.readouterr().err.split())
     assert "criteo-1tb cannot be fetched by harness" in error

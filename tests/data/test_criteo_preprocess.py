@@ -135,7 +135,7 @@ def test_second_call_is_a_cache_hit(
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("the raw file was read again")
 
-    monkeypatch.setattr(shards, "iter_criteo_blocks", no_reading)
+    monkeypatch.setattr(shards.TableReader, "blocks", no_reading)
     second = _prepare(path, tmp_path / "cache")
     assert second.cache_dir == first.cache_dir
     np.testing.assert_array_equal(second.train.x_cat, first.train.x_cat)
@@ -292,10 +292,12 @@ def test_synthetic_flag_and_name(
 ) -> None:
     path = write_criteo(ten_lines)
     data = prepare_criteo(
-        path, PreprocessConfig(), cache_root=tmp_path, progress=True, name="toy", synthetic=True
+        path, PreprocessConfig(), cache_root=tmp_path, progress=True, synthetic=True
     )
-    assert data.title == "toy (synthetic)"
-    assert data.cache_dir is not None and Path(data.cache_dir).name.startswith("toy-sequential-")
+    assert data.title == "criteo (synthetic)"
+    assert data.cache_dir is not None
+    assert Path(data.cache_dir).name.startswith("criteo-sequential-")
+    assert data.schema.labels == ("click",)
 
 
 @pytest.mark.slow

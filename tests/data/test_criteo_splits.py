@@ -10,13 +10,13 @@ from harness.errors import HarnessError
 
 
 def test_registry_names() -> None:
-    assert list(SPLIT_PROTOCOLS) == ["sequential", "x1", "x4"]
+    assert list(SPLIT_PROTOCOLS) == ["sequential", "x1", "x4", "time", "group", "last", "files"]
     assert get_protocol("x4").name == "x4"
 
 
 def test_unknown_protocol_lists_valid_names() -> None:
     with pytest.raises(
-        HarnessError, match=r"unknown split protocol 'x2'; valid: sequential, x1, x4"
+        HarnessError, match=r"unknown split protocol 'x2'; valid: sequential, x1, x4, time"
     ):
         get_protocol("x2")
 

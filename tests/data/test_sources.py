@@ -54,5 +54,7 @@ def test_env_then_cache_then_none(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_names_valid_ones() -> None:
-    with pytest.raises(HarnessError, match="valid: criteo"):
+    with pytest.raises(
+        HarnessError, match=r"unknown dataset 'critoe'; cards in .*: adult, avazu, criteo"
+    ):
         resolve_data("critoe", None, {})

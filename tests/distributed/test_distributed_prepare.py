@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 import harness.distributed.prepare as distributed
+from harness.data.card import load_card
 from harness.data.preprocess import PreprocessConfig, prepare_criteo
 from harness.distributed import prepare_distributed
 from harness.errors import HarnessError
+
+CRITEO = load_card("criteo")
 
 DayWriter = Callable[..., list[Path]]  # the conftest fixtures' types
 CacheContents = Callable[[str | None], dict[str, bytes]]
@@ -32,7 +35,9 @@ def test_distributed_equals_single_process(
     # Several blocks per day, so tasks see more than one block each.
     config = PreprocessConfig(protocol=protocol, seed=5, block_bytes=80_000)
     single = prepare_criteo(days, config, cache_root=tmp_path / "single", progress=False)
-    spread = prepare_distributed(days, config, cache_root=tmp_path / "spread", progress=False)
+    spread = prepare_distributed(
+        CRITEO, days, config, cache_root=tmp_path / "spread", progress=False
+    )
 
     assert single.cache_dir is not None and spread.cache_dir is not None
     assert Path(single.cache_dir).name == Path(spread.cache_dir).name  # the same cache key
@@ -65,7 +70,7 @@ def test_bad_row_in_a_task_is_the_same_one_line_error(
     with pytest.raises(HarnessError) as single:
         prepare_criteo(days, config, cache_root=tmp_path / "single", progress=False)
     with pytest.raises(HarnessError) as spread:
-        prepare_distributed(days, config, cache_root=tmp_path / "spread", progress=False)
+        prepare_distributed(CRITEO, days, config, cache_root=tmp_path / "spread", progress=False)
     message = str(spread.value)
     assert message == str(single.value)
     assert message.startswith("day_2 line 42: column C7 is 'xyz', expected 8 hex digits")
@@ -84,6 +89,10 @@ def test_a_cache_hit_starts_no_ray(
         raise AssertionError("Ray was started for a cached dataset")
 
     monkeypatch.setattr(distributed, "ray_session", no_ray)
-    assert prepare_distributed(days, config, cache_root=tmp_path).cache_dir == single.cache_dir
+    assert (
+        prepare_distributed(CRITEO, days, config, cache_root=tmp_path).cache_dir == single.cache_dir
+    )
     with pytest.raises(HarnessError, match="cannot be used with address"):
-        prepare_distributed(days[:1], config, cache_root=tmp_path, address="auto", num_cpus=2)
+        prepare_distributed(
+            CRITEO, days[:1], config, cache_root=tmp_path, address="auto", num_cpus=2
+        )

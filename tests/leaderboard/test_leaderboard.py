@@ -192,6 +192,17 @@ def test_multi_task_rows_get_a_per_task_column(rows: list[TrialResult]) -> None:
     assert "test AUC per task" not in render(_info(False), summarize(rows, KINDS))
 
 
+def test_grouped_rows_get_gauc_and_ndcg_columns(rows: list[TrialResult]) -> None:
+    ranked = _row("deepfm", "complete", 0.802, 0.79, test_gauc=0.7311, test_ndcg10=0.6422)
+    text = render(_info(False), summarize([*rows, ranked], KINDS))
+    header = next(line for line in text.splitlines() if line.startswith("| rank |"))
+    assert "| test GAUC | test NDCG@10 |" in header
+    line = next(line for line in text.splitlines() if "| deepfm |" in line)
+    assert "| 0.7311 | 0.6422 |" in line
+    rule = text.splitlines()[text.splitlines().index(header) + 1]
+    assert rule.count("|") == header.count("|") == line.count("|")
+
+
 def test_model_descriptions_are_listed(rows: list[TrialResult]) -> None:
     info = replace(_info(False), models=(("dcnv2", "neural", "cross network then MLP"),))
     assert "- `dcnv2` (neural): cross network then MLP" in render(info, summarize(rows, KINDS))

@@ -24,15 +24,16 @@ SHIPPED = sorted(ROOT.glob("*.toml"))
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-# The smallest planted schema every shipped file fits: 3 numeric and 13 categorical features.
-# hiformer.toml's rank 128 needs 16 field tokens at heads = 1, head_dim = 8 (composite width
-# 16 * 8); dcnv2.toml's rank 128 needs a flat input of 128 (6 numeric channels + 8 * 16).
-SMALL_CATEGORICAL = 13
+# The smallest planted schema every shipped file fits: 3 numeric and 8 categorical features,
+# grouped (lightgbm-rank.toml ranks within groups). dcnv2.toml's rank 128 needs a flat input of
+# 128 (6 numeric channels + 8 * 16); hiformer.toml's rank 64 needs 4 field tokens at heads = 1,
+# head_dim = 16.
+SMALL_CATEGORICAL = 8
 
 
 @pytest.fixture(scope="module")
 def small() -> EncodedDataset:
-    return planted_dataset([50] * SMALL_CATEGORICAL, n_train=256, n_eval=64)
+    return planted_dataset([50] * SMALL_CATEGORICAL, n_train=256, n_eval=64, group_size=16)
 
 
 @pytest.fixture(scope="module")

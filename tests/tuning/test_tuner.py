@@ -359,5 +359,5 @@ def test_a_neural_space_with_dotted_conditional_names_round_trips(
         assert config["train"]["batch_size"] == 256
         # The row's config rebuilds the trial's typed config exactly.
         assert space.build_config(params).model.interaction.kind == kind
-        if r.status == "complete":
-            assert r.test_auc is not None and r.test_auc > 0.6
+    # Some sampled configuration learns the planted signal in its two epochs.
+    assert max(r.test_auc or 0.0 for r in rows) > 0.6

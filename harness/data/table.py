@@ -1,0 +1,337 @@
+"""A card's files as one stream of canonical blocks: the rows every preprocessing pass reads.
+
+`TableReader` resolves which file holds each column the card names (the main file, or a side
+table joined on a key), reads the main file in bounded blocks with its format's reader, joins
+the side tables (read once, in memory), computes derived features and emits a *canonical* block:
+
+- numeric features under their names: Int32/Int64 (exact integer statistics) or Float64
+  (NaN as null);
+- categorical features as integer keys: UInt32 for hex hashes, UInt64 for integers (their bits)
+  and strings (a 64-bit polars hash: stable for one polars version, which the cache key holds);
+- each task's 0/1 label as ``__task:<name>`` (UInt8);
+- ``__group`` (UInt64 key) and ``__time`` (Float64) when the card names them.
+
+Rows keep the main file's order, so a row's global index is its position in the main file(s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from harness.data.card import DatasetCard
+from harness.data.derive import DERIVATIONS
+from harness.data.readers.base import BadRows, Block, ReadColumn
+from harness.data.readers.delimited import TextLayout, iter_text_blocks, read_whole, text_columns
+from harness.data.readers.parquet import iter_parquet_blocks, parquet_columns
+from harness.errors import HarnessError
+
+__all__ = [
+    "GROUP",
+    "TASK_PREFIX",
+    "TIME",
+    "CanonicalColumns",
+    "TableReader",
+    "file_columns",
+    "task_column",
+]
+
+TASK_PREFIX = "__task:"
+GROUP = "__group"
+TIME = "__time"
+
+
+def task_column(name: str) -> str:
+    """The canonical column of a task's label."""
+    return TASK_PREFIX + name
+
+
+@dataclass(frozen=True)
+class CanonicalColumns:
+    """The canonical columns of a card's blocks that the passes read, in schema order.
+
+    Attributes:
+        numeric: numeric feature names (``x_num`` columns).
+        numeric_kinds: ``int`` or ``float`` each (exact integer or float statistics).
+        categorical: categorical feature names (``x_cat`` columns).
+        categorical_kinds: ``hex``, ``int``, ``string`` or ``derived`` each.
+        tasks: task names (``y`` columns, canonical ``__task:<name>``).
+        group: whether blocks carry ``__group``.
+    """
+
+    numeric: tuple[str, ...]
+    numeric_kinds: tuple[str, ...]
+    categorical: tuple[str, ...]
+    categorical_kinds: tuple[str, ...]
+    tasks: tuple[str, ...]
+    group: bool
+
+    @classmethod
+    def of(cls, card: DatasetCard) -> CanonicalColumns:
+        numeric_kinds = [
+            "float" if c.type == "float" else "int" for c in card.features if c.role == "numeric"
+        ]
+        numeric_kinds += ["float" for d in card.derived if d.role == "numeric"]
+        categorical_kinds = [c.type for c in card.features if c.role == "categorical"]
+        categorical_kinds += ["derived" for d in card.derived if d.role == "categorical"]
+        return cls(
+            numeric=card.numeric,
+            numeric_kinds=tuple(numeric_kinds),
+            categorical=card.categorical,
+            categorical_kinds=tuple(categorical_kinds),
+            tasks=card.labels,
+            group=card.group is not None,
+        )
+
+    def key_dtype(self, column: str) -> pl.DataType:
+        """UInt32 for hex hashes, UInt64 for every other categorical key."""
+        kind = self.categorical_kinds[self.categorical.index(column)]
+        return pl.UInt32() if kind == "hex" else pl.UInt64()
+
+
+def file_columns(card: DatasetCard, path: Path) -> dict[str, str]:
+    """The columns of one of the card's files and the kind of each (``int``, ``float``,
+    ``string``; ``string`` for every column of a delimited file).
+
+    Raises:
+        HarnessError: unreadable file.
+    """
+    if card.format == "parquet":
+        out = {}
+        for name, dtype in parquet_columns(path).items():
+            if dtype.is_integer() or dtype == pl.Boolean:
+                out[name] = "int"
+            elif dtype.is_numeric():
+                out[name] = "float"
+            else:
+                out[name] = "string"
+        return out
+    if card.header:
+        return dict.fromkeys(text_columns(path, card.delimiter, _quote(card)), "string")
+    return dict.fromkeys(card.columns, "string")
+
+
+def _quote(card: DatasetCard) -> str | None:
+    return '"' if card.format == "csv" else None
+
+
+@dataclass(frozen=True)
+class _Side:
+    """A side table read into memory, and the key it is joined on."""
+
+    frame: pl.DataFrame
+    on: str
+
+
+class TableReader:
+    """Reads a card's main file (with its side tables) as canonical blocks.
+
+    Args:
+        card: the dataset card.
+        path: the main file (one shard of a many-file dataset).
+        side_files: one file per ``card.joins`` entry, in order.
+
+    Raises:
+        HarnessError: a column the card names is in none of the files, a type that does not
+            fit, a join key that repeats in its side table; each message names file and column.
+    """
+
+    def __init__(self, card: DatasetCard, path: Path, side_files: Sequence[Path] = ()) -> None:
+        if len(side_files) != len(card.joins):
+            raise HarnessError(
+                f"{card.path}: join: the card joins {len(card.joins)} side table(s), "
+                f"got {len(side_files)} file(s)"
+            )
+        self.card = card
+        self.path = Path(path)
+        types = card.raw_types()
+        main = file_columns(card, self.path)
+        sides = [file_columns(card, Path(f)) for f in side_files]
+        placed: dict[str, int] = {}  # column -> -1 for the main file, else the join's index
+        for column in types:
+            if column in main:
+                placed[column] = -1
+                continue
+            holder = next((i for i, cols in enumerate(sides) if column in cols), None)
+            if holder is None:
+                files = [self.path.name, *(Path(f).name for f in side_files)]
+                raise HarnessError(
+                    f"{card.path}: column {column!r} is in none of the files "
+                    f"({', '.join(files)}); its columns are: {', '.join(main)}"
+                )
+            placed[column] = holder
+        for i, join in enumerate(card.joins):
+            for where, cols in ((self.path, main), (Path(side_files[i]), sides[i])):
+                if join.on not in cols:
+                    raise HarnessError(
+                        f"{card.path}: join[{i}].on: {where.name} has no column {join.on!r}"
+                    )
+        self.main_columns = self._read_columns(types, placed, -1, main)
+        self.main_names = tuple(main)
+        self.side_columns = tuple(
+            self._read_columns(types, placed, i, sides[i], key=join.on)
+            for i, join in enumerate(card.joins)
+        )
+        self.sides = tuple(
+            _Side(_load_side(card, Path(f), columns, join.on), join.on)
+            for f, columns, join in zip(side_files, self.side_columns, card.joins, strict=True)
+        )
+        read = {c.name: c.type for c in self.main_columns}
+        for columns in self.side_columns:
+            read.update({c.name: c.type for c in columns if c.name not in read})
+        self._exprs = _canonical_exprs(card, read)
+
+    def _read_columns(
+        self,
+        types: Mapping[str, str],
+        placed: Mapping[str, int],
+        holder: int,
+        in_file: Mapping[str, str],
+        *,
+        key: str | None = None,
+    ) -> tuple[ReadColumn, ...]:
+        card = self.card
+        allowed: dict[str, tuple[int | float | str, ...] | None] = {}
+        for task in card.tasks:
+            if task.column in allowed and allowed[task.column] != task.values:
+                raise HarnessError(
+                    f"{card.path}: tasks.{task.name}.values: differs from another task's values "
+                    f"for column {task.column!r}; give both the same list"
+                )
+            allowed[task.column] = task.values
+        required = {t.column for t in card.tasks} | {c for c in (card.time, card.group) if c}
+        out = []
+        for column, kind in types.items():
+            if placed[column] != holder and column != key:
+                continue
+            resolved = kind if kind != "auto" else in_file.get(column, "string")
+            out.append(
+                ReadColumn(
+                    column,
+                    resolved,
+                    allowed=allowed.get(column),
+                    required=column in required,
+                )
+            )
+        if key is not None and all(c.name != key for c in out):
+            out.append(ReadColumn(key, in_file.get(key, "string")))
+        return tuple(out)
+
+    def blocks(self, *, block_bytes: int, bad_rows: BadRows = "error") -> Iterator[Block]:
+        """The main file's canonical blocks in file order (see the module docstring)."""
+        for block in _iter(self.card, self.path, self.main_columns, self.main_names, block_bytes,
+                           bad_rows):  # fmt: skip
+            frame = block.frame
+            for side in self.sides:
+                key_type = frame.schema[side.on]
+                right = side.frame.with_columns(pl.col(side.on).cast(key_type, strict=False))
+                frame = frame.join(right, on=side.on, how="left", maintain_order="left")
+            yield Block(
+                frame=frame.select(self._exprs),
+                index=block.index,
+                first_row=block.first_row,
+                first_line=block.first_line,
+                n_lines=block.n_lines,
+                skipped=block.skipped,
+                bytes_read=block.bytes_read,
+            )
+
+
+def _iter(
+    card: DatasetCard,
+    path: Path,
+    columns: tuple[ReadColumn, ...],
+    names: tuple[str, ...],
+    block_bytes: int,
+    bad_rows: BadRows,
+) -> Iterator[Block]:
+    if card.format == "parquet":
+        return iter_parquet_blocks(
+            path,
+            columns,
+            block_bytes=block_bytes,
+            bad_rows=bad_rows,
+            missing_values=card.missing_values,
+        )
+    layout = TextLayout(
+        names=names,
+        read=columns,
+        separator=card.delimiter,
+        quote=_quote(card),
+        header=card.header,
+        missing_values=card.missing_values,
+    )
+    return iter_text_blocks(path, layout, block_bytes=block_bytes, bad_rows=bad_rows)
+
+
+def _load_side(
+    card: DatasetCard, path: Path, columns: tuple[ReadColumn, ...], on: str
+) -> pl.DataFrame:
+    frame = _read_all(card, path, columns)
+    repeated = frame.filter(pl.col(on).is_duplicated())
+    if repeated.height:
+        key = repeated[on][0]
+        times = repeated.filter(pl.col(on).eq_missing(key)).height
+        raise HarnessError(
+            f"{path.name}: {on} {key!r} appears {times} times; a joined table needs one row per key"
+        )
+    return frame
+
+
+def _read_all(card: DatasetCard, path: Path, columns: tuple[ReadColumn, ...]) -> pl.DataFrame:
+    if card.format == "parquet":
+        frames = [b.frame for b in iter_parquet_blocks(path, columns, block_bytes=1 << 26)]
+        return pl.concat(frames, rechunk=True)
+    names = tuple(file_columns(card, path))
+    layout = TextLayout(names, columns, card.delimiter, _quote(card), card.header,
+                        card.missing_values)  # fmt: skip
+    return read_whole(path, layout, block_bytes=1 << 26)[0]
+
+
+def _key(name: str, kind: str, source: str | None = None) -> pl.Expr:
+    """A categorical or group column as an integer key (see the module docstring)."""
+    column = pl.col(source or name)
+    if kind == "hex":
+        return column.alias(name)
+    if kind == "string":
+        return pl.when(column.is_null()).then(None).otherwise(column.hash(seed=0)).alias(name)
+    if kind == "float":
+        column = column.cast(pl.Int64, strict=False)
+    return column.cast(pl.Int64).reinterpret(signed=False).alias(name)
+
+
+def _canonical_exprs(card: DatasetCard, read: Mapping[str, str]) -> list[pl.Expr]:
+    exprs: list[pl.Expr] = []
+    for c in card.features:
+        if c.role == "numeric":
+            col = pl.col(c.name)
+            exprs.append(col.fill_nan(None) if read[c.name] == "float" else col)
+    for d in card.derived:
+        if d.role == "numeric":
+            value = DERIVATIONS[d.op].expr(pl.col(d.source).cast(pl.Int64))
+            exprs.append(value.cast(pl.Float64).alias(d.name))
+    for c in card.features:
+        if c.role == "categorical":
+            exprs.append(_key(c.name, read[c.name]))
+    for d in card.derived:
+        if d.role == "categorical":
+            value = DERIVATIONS[d.op].expr(pl.col(d.source).cast(pl.Int64))
+            exprs.append(value.cast(pl.Int64).reinterpret(signed=False).alias(d.name))
+    for t in card.tasks:
+        col = pl.col(t.column)
+        if t.threshold is not None:
+            op, bound = t.threshold
+            label = {"ge": col >= bound, "gt": col > bound, "le": col <= bound, "lt": col < bound}
+            exprs.append(label[op].cast(pl.UInt8).alias(task_column(t.name)))
+        else:
+            exprs.append(
+                col.is_in(list(t.positive or ())).cast(pl.UInt8).alias(task_column(t.name))
+            )
+    if card.group is not None:
+        exprs.append(_key(GROUP, read[card.group], source=card.group))
+    if card.time is not None:
+        exprs.append(pl.col(card.time).cast(pl.Float64).alias(TIME))
+    return exprs

@@ -1,0 +1,21 @@
+"""The README's claims that code can check: its dataset table is the cards' own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.commands import datasets_markdown
+from harness.data.card import card_names, load_card
+
+
+def test_readme_dataset_table_is_generated_from_the_cards(repo_root: Path) -> None:
+    text = (repo_root / "README.md").read_text()
+    start = text.index("<!-- datasets: generated")
+    start = text.index("\n", start) + 1
+    end = text.index("<!-- /datasets -->")
+    cards = [
+        load_card(n, folder=repo_root / "datasets") for n in card_names(repo_root / "datasets")
+    ]
+    assert text[start:end].strip() == datasets_markdown(cards), (
+        "the README's dataset table is stale: paste `harness data list --markdown` into it"
+    )
