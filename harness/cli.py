@@ -106,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     dash = sub.add_parser("dashboard", help="open optuna-dashboard over a suite's studies")
-    dash.add_argument("--suite", required=True)
+    dash.add_argument(
+        "--suite", required=True, help="a suite, or the dataset name of a `--card` run"
+    )
     dash.add_argument("--synthetic", action="store_true", help="the synthetic run's studies")
     dash.add_argument("--out", type=Path, default=Path("."), help="folder holding runs/")
     dash.add_argument("--host", default="127.0.0.1")

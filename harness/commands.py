@@ -51,18 +51,24 @@ def dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
     from harness.pipeline import RunPaths
-    from harness.suites import get_suite
+    from harness.suites import SUITES
 
-    suite = get_suite(args.suite)
-    paths = RunPaths.of(args.out, suite.name, args.synthetic)
+    # A suite's name, or the name of a run on your own card (`harness run --card FILE`).
+    name = args.suite
+    paths = RunPaths.of(args.out, name, args.synthetic)
     if not paths.studies.exists():
-        other = RunPaths.of(args.out, suite.name, not args.synthetic)
-        hint = (
-            f" (there is {other.studies}: add {'no ' if args.synthetic else ''}--synthetic)"
-            if other.studies.exists()
-            else f" (run `harness run --suite {suite.name}` first)"
-        )
-        raise HarnessError(f"no studies at {paths.studies}{hint}")
+        other = RunPaths.of(args.out, name, not args.synthetic)
+        runs = sorted(p.parent.name for p in (args.out / "runs").glob("*/studies.sqlite3"))
+        if other.studies.exists():
+            hint = f"there is {other.studies}: add {'no ' if args.synthetic else ''}--synthetic"
+        elif name in SUITES:
+            hint = f"run `harness run --suite {name}` first"
+        else:
+            hint = (
+                f"{name!r} is no suite ({', '.join(sorted(SUITES))}) and no run; runs in "
+                f"{args.out / 'runs'}: {', '.join(runs) or 'none'}"
+            )
+        raise HarnessError(f"no studies at {paths.studies} ({hint})")
     url = f"sqlite:///{paths.studies.resolve()}"
     _out.print(f"optuna-dashboard over {url} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     optuna_dashboard.run_server(url, host=args.host, port=args.port)
@@ -72,7 +78,7 @@ def dashboard(args: argparse.Namespace) -> int:
 def suites() -> int:
     from harness.data.card import load_card
     from harness.models import BACKBONES, HEADS, INTERACTIONS, NUMERIC_ENCODINGS
-    from harness.pipeline import available_models, search_space_dir
+    from harness.pipeline import available_models, find_model, search_space_dirs
     from harness.suites import SUITES
     from harness.tuning.space import load_search_space
 
@@ -89,13 +95,16 @@ def suites() -> int:
             f"{s.time_budget_s:g} s (synthetic data: {s.synthetic_time_budget_s:g} s)",
         )
     _out.print(table)
-    folder = search_space_dir()
-    spaces = Table(title=f"Models: search-space files in {folder}", title_justify="left")
+    folders = search_space_dirs()
+    shown = ", ".join(map(str, folders))
+    spaces = Table(title=f"Models: search-space files in {shown}", title_justify="left")
     for column in ("model", "family", "what it is", "searched parameters"):
         spaces.add_column(column, no_wrap=column == "model")
-    for name in available_models(folder):
+    for name in available_models(folders):
         try:
-            space = load_search_space(folder / f"{name}.toml")
+            path = find_model(name, folders)
+            assert path is not None
+            space = load_search_space(path)
             searched = ", ".join(n.removeprefix("model.") for n in space.names) or "(none)"
             spaces.add_row(name, space.family, space.description, searched)
         except HarnessError as e:
@@ -146,6 +155,10 @@ def prepare(args: argparse.Namespace) -> int:
         raise HarnessError(
             f"no {card.name} data found; pass --data PATH"
             + (f" or run `harness data fetch {card.name}`" if card.download else "")
+        )
+    if source.files.presplit and args.protocol not in (None, "files"):
+        raise HarnessError(
+            f"--protocol {args.protocol}: pre-split files (--valid, --test) are already split"
         )
     protocol = "files" if source.files.presplit else args.protocol or card.protocol
     config = PreprocessConfig(

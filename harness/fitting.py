@@ -22,6 +22,8 @@ class EpochMetrics:
     a trial stopped later by the scheduler or the time limit then still has the test score of
     its best epoch. It is reported, never used to choose anything. ``valid`` and ``test`` score
     the first (primary) task; ``valid_tasks`` and ``test_tasks`` every task, in label order.
+    ``n_params`` is the model's size where it is fixed (neural families), sent with each epoch so
+    that a stopped trial still reports it.
     """
 
     epoch: int
@@ -31,6 +33,7 @@ class EpochMetrics:
     test: Metrics | None = None
     valid_tasks: tuple[Metrics, ...] = ()
     test_tasks: tuple[Metrics, ...] = ()
+    n_params: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_root", "downloads_dir", "harness_home"]
+__all__ = ["cache_root", "downloads_dir", "harness_home", "lookup_folders", "shipped_folder"]
 
 
 def harness_home() -> Path:
@@ -24,3 +24,22 @@ def cache_root() -> Path:
 def downloads_dir() -> Path:
     """Raw files fetched by ``harness data fetch`` and generated synthetic files."""
     return harness_home() / "downloads"
+
+
+def shipped_folder(name: str) -> Path:
+    """A folder of files shipped beside the package (``search_spaces``, ``datasets``)."""
+    return Path(__file__).resolve().parent.parent / name
+
+
+def lookup_folders(name: str, explicit: Path | None = None) -> list[Path]:
+    """Where files are looked for, first match wins: ``explicit`` alone when given, else the
+    working directory's ``./<name>`` (your own files) and then the shipped one, so a local
+    folder adds to the shipped files instead of hiding them."""
+    if explicit is not None:
+        return [explicit]
+    folders = []
+    local = Path(name)
+    if local.is_dir() and local.resolve() != shipped_folder(name):
+        folders.append(local)
+    folders.append(shipped_folder(name))
+    return folders

@@ -37,7 +37,7 @@ from harness.families.registry import get_family
 from harness.leaderboard.console import leaderboard_table
 from harness.leaderboard.markdown import RunInfo, render, write_atomic
 from harness.leaderboard.summary import ModelSummary, summarize
-from harness.paths import cache_root, downloads_dir
+from harness.paths import cache_root, downloads_dir, lookup_folders
 from harness.results.table import TrialResult, read_results
 from harness.suites import Suite, get_suite, suite_for_card
 from harness.tuning.space import SearchSpace, load_search_space
@@ -48,9 +48,10 @@ __all__ = [
     "RunPaths",
     "available_models",
     "check_against_data",
+    "find_model",
     "load_models",
     "run_suite",
-    "search_space_dir",
+    "search_space_dirs",
 ]
 
 
@@ -123,36 +124,37 @@ class RunOutcome:
     trials: tuple[TrialResult, ...] = field(default=())
 
 
-def search_space_dir(explicit: Path | None = None) -> Path:
-    """``explicit``, else ``./search_spaces`` when it exists, else the one beside the package."""
-    if explicit is not None:
-        return explicit
-    local = Path("search_spaces")
-    if local.is_dir():
-        return local
-    return Path(harness.__file__).resolve().parent.parent / "search_spaces"
+def search_space_dirs(explicit: Path | None = None) -> list[Path]:
+    """``explicit`` alone, else ``./search_spaces`` (your models) then the shipped ones."""
+    return lookup_folders("search_spaces", explicit)
 
 
-def available_models(folder: Path) -> tuple[str, ...]:
-    """The model names of a search-space folder (its ``*.toml`` file stems), sorted."""
-    return tuple(sorted(p.stem for p in folder.glob("*.toml")))
+def available_models(folders: Sequence[Path]) -> tuple[str, ...]:
+    """The model names (search-space file stems) in the lookup folders, sorted."""
+    return tuple(sorted({p.stem for folder in folders for p in folder.glob("*.toml")}))
 
 
-def load_models(names: Sequence[str], folder: Path) -> list[SearchSpace]:
+def find_model(name: str, folders: Sequence[Path]) -> Path | None:
+    """The first ``<name>.toml`` in the lookup folders."""
+    return next((f / f"{name}.toml" for f in folders if (f / f"{name}.toml").is_file()), None)
+
+
+def load_models(names: Sequence[str], folders: Sequence[Path]) -> list[SearchSpace]:
     """The validated search space of each named model (duplicates dropped, order kept).
 
     Raises:
         HarnessError: no names, or a name without a file (listing the models there).
     """
     if not names:
-        raise HarnessError(f"--models is empty; valid: {', '.join(available_models(folder))}")
+        raise HarnessError(f"--models is empty; valid: {', '.join(available_models(folders))}")
     spaces = []
     for name in dict.fromkeys(names):
-        path = folder / f"{name}.toml"
-        if not path.is_file():
+        path = find_model(name, folders)
+        if path is None:
+            where = ", ".join(map(str, folders))
             raise HarnessError(
-                f"no model {name!r}: {path} is missing; models in {folder}: "
-                f"{', '.join(available_models(folder)) or 'none'} (a model is a search-space file)"
+                f"no model {name!r}: no {name}.toml in {where}; models: "
+                f"{', '.join(available_models(folders)) or 'none'} (a model is a search-space file)"
             )
         spaces.append(load_search_space(path))
     return spaces
@@ -175,6 +177,27 @@ def check_against_data(spaces: Sequence[SearchSpace], dataset: EncodedDataset) -
             f"{dataset.schema.n_cat} categorical, {len(dataset.schema.labels)} task(s))",
         )
     return checked
+
+
+def _fitting_defaults(
+    spaces: Sequence[SearchSpace], dataset: EncodedDataset, console: Console
+) -> tuple[list[SearchSpace], int]:
+    """The suite's default models that fit the dataset; the others are left out with a note.
+
+    A default model (not named with ``--models``) may not fit a small table (DLRM's dot product
+    needs two field tokens, a cross rank of 128 a flat input of 128): it is skipped rather than
+    stopping the run. Raises when no model fits.
+    """
+    kept, checked = [], 0
+    for space in spaces:
+        try:
+            checked += check_against_data([space], dataset)
+            kept.append(space)
+        except HarnessError as e:
+            console.print(f"[yellow]{space.name} left out: it does not fit this dataset ({e})[/]")
+    if not kept:
+        raise HarnessError(f"none of the default models fits {dataset.title}; pass --models")
+    return kept, checked
 
 
 def _data(card: DatasetCard, suite: Suite, opts: RunOptions, console: Console) -> EncodedDataset:
@@ -232,7 +255,7 @@ def _load_cached(cache_dir: str) -> EncodedDataset:
 
 
 def _protocol_text(name: str) -> str:
-    return f"{name} ({get_protocol(name).description})"
+    return f"{name}: {get_protocol(name).description}"
 
 
 def _resources(cpus_per_trial: int, address: str | None) -> str:
@@ -260,10 +283,13 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
     from harness.tuning.tuner import ray_session, tune_model  # the one module importing ray
 
     suite, card = _suite_and_card(opts)
-    spaces = load_models(opts.models or suite.models, search_space_dir(opts.search_spaces))
+    spaces = load_models(opts.models or suite.models, search_space_dirs(opts.search_spaces))
     dataset = _data(card, suite, opts, console)
     with console.status("checking every search space against the dataset's schema"):
-        checked = check_against_data(spaces, dataset)
+        if opts.models:  # asked for by name: each must fit
+            checked = check_against_data(spaces, dataset)
+        else:
+            spaces, checked = _fitting_defaults(spaces, dataset, console)
     console.print(f"search spaces: {checked} corner configurations fit the dataset")
     paths = RunPaths.of(opts.out, suite.name, dataset.synthetic)
     dataset_id = Path(dataset.cache_dir).name if dataset.cache_dir else dataset.name

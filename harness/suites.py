@@ -66,7 +66,7 @@ SUITES: dict[str, Suite] = {
     "avazu": Suite(
         name="avazu",
         dataset="avazu",
-        description="Avazu mobile-ads CTR: 22 categorical ids plus hour of day and weekday",
+        description="Avazu mobile-ads CTR: 21 categorical ids plus hour of day and weekday",
         models=DEFAULT_MODELS,
     ),
     "movielens": Suite(

@@ -101,6 +101,17 @@ def test_dashboard_without_studies_says_what_to_run(
     code, _, err = _run(capsys, "dashboard", "--suite", "criteo", "--out", str(tmp_path))
     assert code == 2
     assert "harness run --suite criteo" in _one_line_error(err)
+    # A run on one's own card is found by its dataset name; a typo lists what is there.
+    (tmp_path / "runs" / "shop-synthetic").mkdir(parents=True)
+    (tmp_path / "runs" / "shop-synthetic" / "studies.sqlite3").write_bytes(b"")
+    code, _, err = _run(capsys, "dashboard", "--suite", "shop", "--out", str(tmp_path))
+    assert code == 2
+    assert "shop-synthetic/studies.sqlite3: add --synthetic" in _one_line_error(err)
+    code, _, err = _run(capsys, "dashboard", "--suite", "shpo", "--out", str(tmp_path))
+    assert code == 2
+    line = _one_line_error(err)
+    assert "'shpo' is no suite (adult, avazu, criteo" in line
+    assert line.endswith("runs: shop-synthetic)")
 
 
 def test_bad_option_value_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,3 +19,13 @@ def test_readme_dataset_table_is_generated_from_the_cards(repo_root: Path) -> No
     assert text[start:end].strip() == datasets_markdown(cards), (
         "the README's dataset table is stale: paste `harness data list --markdown` into it"
     )
+
+
+def test_readme_names_each_suites_default_models(repo_root: Path) -> None:
+    from harness.suites import SUITES
+
+    text = " ".join((repo_root / "README.md").read_text().split())
+    for suite in SUITES.values():
+        assert f"`{', '.join(suite.models)}` on" in text, (
+            f"the README does not list suite {suite.name}'s default models {suite.models}"
+        )

@@ -21,7 +21,9 @@ default split protocol, and the licence. For example (``datasets/adult.toml``)::
     string = ["workclass", "education"] # by type: string, int, hex (8 hex digits)
 
 Other keys: ``header`` and ``columns`` (delimited text: whether the first line names the
-columns, else their names in file order), ``separator``, ``missing_values``, ``time``,
+columns, else their names in file order), ``separator``, ``missing_values`` (texts that mean
+missing besides the empty field, Adult's ``"?"``: in delimited text in every column, in parquet
+in its string columns, since a parquet number column holds no text), ``time``,
 ``group``, ``text``, ``[[join]]`` (``file``, ``on``), ``[derived.<name>]`` (``from``, ``op``,
 ``role``), ``numbered`` (shard files ``<prefix>0`` .. ``<prefix>N``), ``base`` (inherit every
 key but ``download`` from another card), ``[download]``, ``manual_download``, ``docs``,
@@ -41,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import harness
 from harness.errors import HarnessError
+from harness.paths import lookup_folders
 
 __all__ = [
     "CARD_KEYS",
@@ -69,6 +71,17 @@ NUMERIC_TYPES = ("int", "int32", "float")
 CATEGORICAL_TYPES = ("string", "int", "hex")
 FORMATS = ("csv", "tsv", "parquet")
 THRESHOLDS = ("ge", "gt", "le", "lt")
+# Words other tools use for a card's keys, and the key meant.
+_ALIASES = {
+    "features": "'numeric' and 'categorical' (a table of name = type each)",
+    "columns_numeric": "'numeric'",
+    "dense": "'numeric'",
+    "sparse": "'categorical'",
+    "label": "'tasks' ([tasks.<name>] column = ...)",
+    "labels": "'tasks' ([tasks.<name>] column = ...)",
+    "target": "'tasks' ([tasks.<name>] column = ...)",
+}
+
 CARD_KEYS = (
     "name", "title", "description", "licence", "source", "docs", "format", "header", "columns",
     "separator", "missing_values", "files", "numbered", "protocol", "min_count", "tasks",
@@ -266,18 +279,28 @@ class DatasetCard:
 
 
 def card_dir(explicit: Path | None = None) -> Path:
-    """``explicit``, else ``./datasets`` when it holds cards, else the one beside the package."""
-    if explicit is not None:
-        return explicit
-    local = Path("datasets")
-    if local.is_dir() and any(local.glob("*.toml")):
-        return local
-    return Path(harness.__file__).resolve().parent.parent / "datasets"
+    """The first folder cards are looked for in (see `card_dirs`), for messages."""
+    return card_dirs(explicit)[0]
+
+
+def card_dirs(explicit: Path | None = None) -> list[Path]:
+    """``explicit`` alone, else ``./datasets`` (your cards) then the shipped cards."""
+    return lookup_folders("datasets", explicit)
 
 
 def card_names(folder: Path | None = None) -> tuple[str, ...]:
-    """The names of the cards in ``folder`` (default `card_dir`), sorted."""
-    return tuple(sorted(p.stem for p in card_dir(folder).glob("*.toml")))
+    """The names of every card in the lookup folders, sorted."""
+    return tuple(sorted({p.stem for d in card_dirs(folder) for p in d.glob("*.toml")}))
+
+
+def _find_card(name: str, folder: Path | None, skip: Path | None = None) -> Path | None:
+    """The first ``<name>.toml`` in the lookup folders (other than ``skip``: a local card that
+    takes a shipped card's name and inherits from it)."""
+    for d in card_dirs(folder):
+        path = d / f"{name}.toml"
+        if path.is_file() and (skip is None or path.resolve() != skip.resolve()):
+            return path
+    return None
 
 
 def load_card(name_or_path: str | Path, *, folder: Path | None = None) -> DatasetCard:
@@ -289,31 +312,41 @@ def load_card(name_or_path: str | Path, *, folder: Path | None = None) -> Datase
     text = str(name_or_path)
     path = Path(text)
     if not (text.endswith(".toml") or path.is_file()):
-        path = card_dir(folder) / f"{text}.toml"
-        if not path.is_file():
+        found = _find_card(text, folder)
+        if found is None:
             known = ", ".join(card_names(folder)) or "none"
+            where = ", ".join(map(str, card_dirs(folder)))
             raise HarnessError(
-                f"unknown dataset {text!r}; cards in {card_dir(folder)}: {known} "
+                f"unknown dataset {text!r}; cards in {where}: {known} "
                 "(or pass --card FILE; `harness data init FILE` drafts one)"
             )
+        path = found
+    return parse_card(_resolved(path, folder, ()), path=str(path))
+
+
+def _resolved(path: Path, folder: Path | None, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The card's keys over its base's (and the base's base ...), without ``base``."""
     raw = _read_toml(path)
-    base = raw.get("base")
-    if base is not None:
-        if not isinstance(base, str):
-            raise HarnessError(f"{path}: base: the name of another card, got {base!r}")
-        # Beside the card first (a user's cards inherit from each other), then the shipped ones.
-        beside = path.parent / f"{base}.toml"
-        base_path = beside if beside.is_file() else card_dir(folder) / f"{base}.toml"
-        if base and not base_path.is_file():
-            known = ", ".join(card_names(folder)) or "none"
-            raise HarnessError(
-                f"{path}: base: no card {base!r} in {card_dir(folder)} (cards: {known})"
-            )
-        parent = _read_toml(base_path) if base else {}
-        # A download points at the base's own files: never inherited.
-        parent.pop("download", None)
-        raw = {**parent, **{k: v for k, v in raw.items() if k != "base"}}
-    return parse_card(raw, path=str(path))
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise HarnessError(f"{path}: base: the name of another card, got {base!r}")
+    # Beside the card first (a user's cards inherit from each other), then the lookup.
+    beside = path.parent / f"{base}.toml"
+    base_path = beside if beside.is_file() and beside.resolve() != path.resolve() else None
+    base_path = base_path or _find_card(base, folder, skip=path)
+    if base_path is None:
+        known = ", ".join(card_names(folder)) or "none"
+        raise HarnessError(f"{path}: base: no card {base!r} (cards: {known})")
+    chain = (*seen, path.resolve())
+    if base_path.resolve() in chain:
+        names = " -> ".join(p.stem for p in (*chain, base_path))
+        raise HarnessError(f"{path}: base: the cards inherit in a circle ({names})")
+    parent = _resolved(base_path, folder, chain)
+    # A download points at the base's own files: never inherited.
+    parent.pop("download", None)
+    return {**parent, **raw}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -371,8 +404,9 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
     r = _Reader(raw, path)
     for key in raw:
         if key not in CARD_KEYS:
-            guess = difflib.get_close_matches(key, CARD_KEYS, n=1)
-            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            close = difflib.get_close_matches(key, CARD_KEYS, n=1)
+            guess = _ALIASES.get(key) or (repr(close[0]) if close else None)
+            hint = f"did you mean {guess}? " if guess else ""
             raise r.fail(key, f"unknown key; {hint}(valid: {', '.join(CARD_KEYS)})")
     name = r.string("name")
     fmt = r.string("format")

@@ -100,6 +100,8 @@ def _label(sample: pl.DataFrame, column: str, positive: str | None) -> list[str]
         lines += [f"positive = [{_value(chosen)}]", f"values = [{', '.join(map(_value, values))}]"]
         return lines
     if set(values) <= {0, 1}:
+        if series.dtype.is_float():  # read as floats: the values must say so
+            lines += ["positive = [1.0]", "values = [0.0, 1.0]"]
         return ["# 0/1 values: 1 is the positive class", *lines]
     if len(values) == 2:
         counts = series.value_counts().sort("count")
@@ -158,6 +160,9 @@ def _role(sample: pl.DataFrame, name: str, *, text_file: bool = False) -> tuple[
             return "categorical", "int", f"{where}: categorical"
         return "numeric", "int", f"{where}: a number"
     if dtype.is_float():
+        whole = bool((present == present.floor()).all())
+        if whole and _ID_NAME.search(name):  # a nullable integer id, stored as floats
+            return "categorical", "int", f"an id stored as whole floats ({where})"
         return "numeric", "float", where
     text = present.cast(pl.String)
     if bool(text.str.contains(_HEX8).all()):
@@ -192,6 +197,13 @@ def draft_card(
             raise HarnessError(
                 f"{flag} {column}: {path.name} has no such column ({', '.join(sample.columns)})"
             )
+    if time is not None:
+        dtype = sample[time].dtype
+        if not (dtype.is_numeric() or (dtype.is_temporal() and fmt == "parquet")):
+            raise HarnessError(
+                f"--time {time}: a {dtype} column; the time column must hold numbers (Unix "
+                "seconds, YYMMDDHH) or, in parquet, date-times"
+            )
     stem = name or re.sub(r"[^a-z0-9-]+", "-", path.name.lower().split(".")[0]).strip("-")
     protocol = "time" if time else ("group" if group else "x4")
     lines = [
@@ -219,6 +231,11 @@ def draft_card(
     text: list[str] = []
     for column in sample.columns:
         if column in (label, time):
+            continue
+        if column == group:
+            skipped.append(
+                (column, "the group column (add it under [categorical] to use it as a feature)")
+            )
             continue
         role, kind, reason = _role(sample, column, text_file=fmt != "parquet")
         if role == "numeric":

@@ -259,6 +259,12 @@ def prepare_dataset(
             the file and its line), or too few rows for every split to get one.
     """
     files = DataFiles.of(files)
+    for need in get_protocol(config.protocol).needs:
+        if getattr(card, need) is None:
+            raise HarnessError(
+                f"protocol {config.protocol!r} needs the card's `{need}` column, and {card.path} "
+                f'names none; give the card `{need} = "<column>"` or pick another protocol'
+            )
     if files.presplit and config.protocol != "files":
         raise HarnessError(
             f"pre-split files (--valid, --test) take the 'files' protocol, not {config.protocol!r}"

@@ -34,11 +34,12 @@ import numpy as np
 import polars as pl
 
 from harness.data.card import DatasetCard
+from harness.data.columns import GROUP, task_column
 from harness.data.readers.base import BadRows
 from harness.data.schema import SPLIT_NAMES, CategoricalFeature, FeatureSchema, NumericFeature
 from harness.data.splits import SplitPlan
 from harness.data.stats import BlockMoments, NumericSketch, sample_mask
-from harness.data.table import GROUP, CanonicalColumns, TableReader, task_column
+from harness.data.table import CanonicalColumns, TableReader
 from harness.data.vocab import CategoricalEncoder, fit_vocabulary
 
 __all__ = [

@@ -2,8 +2,9 @@
 
 A card names its main file's candidate names (``files``), or a prefix of numbered shard files
 (``numbered = "day_"``: ``day_0`` .. ``day_N``, Criteo 1TB), and the side tables it joins. The
-side tables are looked for beside the main file. When nothing holds the dataset, the caller
-falls back to a synthetic stand-in and says so. Pre-split data (``--data train --valid v
+side tables are looked for beside the main file; a main file without them is an error, never
+a silent fallback. When nothing holds the dataset, the caller falls back to a synthetic
+stand-in and says so. Pre-split data (``--data train --valid v
 --test t``) is three main files with their splits.
 """
 
@@ -91,6 +92,12 @@ def _sides(card: DatasetCard, folder: Path) -> tuple[Path, ...] | None:
 
 
 def _main_in(folder: Path, card: DatasetCard) -> DataFiles | None:
+    """The card's files in ``folder``; None when its main file is not there.
+
+    Raises:
+        HarnessError: the main file is there but a side table is not (a half-copied dataset
+            must not silently become a synthetic run).
+    """
     if not folder.is_dir():
         return None
     if card.numbered is not None:
@@ -98,11 +105,15 @@ def _main_in(folder: Path, card: DatasetCard) -> DataFiles | None:
         if not shards:
             return None
         sides = _sides(card, folder)
-        return None if sides is None else DataFiles(shards, sides=sides)
+        if sides is None:
+            raise _side_error(card, folder)
+        return DataFiles(shards, sides=sides)
     for name in card.files:
         if (folder / name).is_file():
             sides = _sides(card, (folder / name).parent)
-            return None if sides is None else DataFiles((folder / name,), sides=sides)
+            if sides is None:
+                raise _side_error(card, (folder / name).parent)
+            return DataFiles((folder / name,), sides=sides)
     return None
 
 
@@ -164,8 +175,6 @@ def resolve_data(
         if path.is_dir():
             if found := _find_in(path, card, "--data"):
                 return found
-            if card.joins and any((path / n).is_file() for n in card.files):
-                raise _side_error(card, path)
             raise HarnessError(
                 f"--data {data}: folder holds no {_expected(card)}; pass the file itself"
             )

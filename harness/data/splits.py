@@ -33,8 +33,8 @@ from typing import ClassVar, Protocol
 import numpy as np
 import polars as pl
 
+from harness.data.columns import GROUP, TIME
 from harness.data.schema import SPLIT_NAMES
-from harness.data.table import GROUP, TIME
 from harness.errors import HarnessError
 
 __all__ = [
@@ -268,8 +268,10 @@ class TimeSplit:
 
 @dataclass(frozen=True)
 class _GroupPlan:
-    parts: tuple[int, int, int]
-    seed: int
+    """Each group's split: the group keys in order and their codes (looked up per row)."""
+
+    keys: np.ndarray  # sorted uint64 group keys
+    split: np.ndarray  # uint8 code of each key
 
     needs_frame: ClassVar[bool] = True
 
@@ -277,13 +279,22 @@ class _GroupPlan:
         self, frame: pl.DataFrame | None, first_row: int, rows: int, shard: int
     ) -> np.ndarray:
         assert frame is not None
-        keys = frame[GROUP].to_numpy().astype(np.uint64) ^ np.uint64(_GROUP_KEY)
-        return _buckets(keys, self.seed, self.parts)
+        keys = frame[GROUP].to_numpy().astype(np.uint64)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        if not (self.keys[at] == keys).all():  # a bug: every key was seen when planning
+            raise RuntimeError("a group key the split plan never saw")
+        codes: np.ndarray = self.split[at]
+        return codes
 
 
 @dataclass(frozen=True)
 class GroupSplit:
-    """Whole groups to one split: a seeded hash of the group key picks the split."""
+    """Whole groups to one split, in exact shares of the groups.
+
+    The distinct groups are ordered by a seeded hash of their key and cut at the ``parts``
+    shares (122 groups at 8:1:1 give 97/12/13), so the shares hold even with few groups, where
+    hashing each group on its own would scatter them (105/12/5 on KDD Cup 2004, seed 0).
+    """
 
     name: str = "group"
     parts: tuple[int, int, int] = (8, 1, 1)
@@ -291,10 +302,19 @@ class GroupSplit:
 
     @property
     def description(self) -> str:
-        return f"by group {':'.join(map(str, self.parts))} (whole groups to one split, seeded)"
+        shares = ":".join(map(str, self.parts))
+        return f"by group {shares} of the groups (whole groups to one split, seeded)"
 
     def plan(self, context: SplitContext) -> SplitPlan:
-        return _GroupPlan(self.parts, context.seed)
+        keys = np.sort(context.columns([GROUP])[GROUP].unique().to_numpy().astype(np.uint64))
+        key = _splitmix64(np.array([context.seed & _MASK64], dtype=np.uint64))
+        order = np.argsort(_splitmix64(keys ^ np.uint64(_GROUP_KEY) ^ key), kind="stable")
+        total = sum(self.parts)
+        n = len(keys)
+        cuts = (n * self.parts[0] // total, n * (self.parts[0] + self.parts[1]) // total)
+        split = np.empty(n, dtype=np.uint8)
+        split[order] = np.searchsorted(np.array(cuts), np.arange(n), side="right")
+        return _GroupPlan(keys, split)
 
 
 @dataclass(frozen=True)

@@ -23,30 +23,14 @@ from pathlib import Path
 import polars as pl
 
 from harness.data.card import DatasetCard
+from harness.data.columns import GROUP, TIME, task_column
 from harness.data.derive import DERIVATIONS
 from harness.data.readers.base import BadRows, Block, ReadColumn
 from harness.data.readers.delimited import TextLayout, iter_text_blocks, read_whole, text_columns
 from harness.data.readers.parquet import iter_parquet_blocks, parquet_columns
 from harness.errors import HarnessError
 
-__all__ = [
-    "GROUP",
-    "TASK_PREFIX",
-    "TIME",
-    "CanonicalColumns",
-    "TableReader",
-    "file_columns",
-    "task_column",
-]
-
-TASK_PREFIX = "__task:"
-GROUP = "__group"
-TIME = "__time"
-
-
-def task_column(name: str) -> str:
-    """The canonical column of a task's label."""
-    return TASK_PREFIX + name
+__all__ = ["CanonicalColumns", "TableReader", "file_columns"]
 
 
 @dataclass(frozen=True)
@@ -102,8 +86,8 @@ def file_columns(card: DatasetCard, path: Path) -> dict[str, str]:
     if card.format == "parquet":
         out = {}
         for name, dtype in parquet_columns(path).items():
-            if dtype.is_integer() or dtype == pl.Boolean:
-                out[name] = "int"
+            if dtype.is_integer() or dtype == pl.Boolean or dtype.is_temporal():
+                out[name] = "int"  # date-times as Unix seconds
             elif dtype.is_numeric():
                 out[name] = "float"
             else:
@@ -157,10 +141,13 @@ class TableReader:
                 continue
             holder = next((i for i, cols in enumerate(sides) if column in cols), None)
             if holder is None:
-                files = [self.path.name, *(Path(f).name for f in side_files)]
+                held = [
+                    f"{Path(f).name} has {', '.join(cols)}"
+                    for f, cols in zip((self.path, *side_files), (main, *sides), strict=True)
+                ]
                 raise HarnessError(
-                    f"{card.path}: column {column!r} is in none of the files "
-                    f"({', '.join(files)}); its columns are: {', '.join(main)}"
+                    f"{card.path}: column {column!r} is in none of the files ({'; '.join(held)}); "
+                    "fix its name in the card"
                 )
             placed[column] = holder
         for i, join in enumerate(card.joins):

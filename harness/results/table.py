@@ -75,7 +75,8 @@ class TrialResult:
             ``{"epoch", "valid_auc", "valid_logloss", "train_loss", "seconds"}``.
         n_params: model size (weights, or tree nodes for a GBDT).
         samples_per_s: training throughput (rows x epochs or rows x rounds per second).
-        train_seconds: time inside ``fit``.
+        train_seconds: time inside ``fit`` (a pruned trial: its epochs' seconds until it
+            stopped).
         wall_seconds: the trial's wall time, loading data included.
         device: "cpu" or "cuda".
         gpu_ids: the GPU ids Ray granted, comma-separated ("" for none).

@@ -245,6 +245,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     torch.manual_seed(ctx.seed)
     device = resolve_device(ctx.device)
     model.to(device)
+    n_params = sum(p.numel() for p in model.parameters())
     optimizers = make_optimizers(model, cfg)
     weights = (
         torch.tensor(cfg.task_weights, dtype=torch.float32, device=device)
@@ -306,6 +307,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                 test=test[0] if test else None,
                 valid_tasks=valid,
                 test_tasks=test,
+                n_params=n_params,
             )
             curve.append(metrics)
             ctx.on_epoch(metrics)
@@ -319,7 +321,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
         test=best.test,
         best_epoch=best_epoch,
         curve=tuple(curve),
-        n_params=sum(p.numel() for p in model.parameters()),
+        n_params=n_params,
         train_seconds=time.perf_counter() - wall_start,
         samples_per_s=train_rows / train_seconds if train_seconds > 0 else None,
         valid_tasks=best.valid_tasks,

@@ -217,6 +217,7 @@ def _run_trial(
                 "train_loss": math.nan if m.train_loss is None else m.train_loss,
                 "epoch_seconds": m.seconds,
                 **({} if m.test is None else _test_scores(m.test, "epoch_")),
+                **({} if m.n_params is None else {"n_params": m.n_params}),
                 **where,
             }
         )
@@ -438,6 +439,13 @@ class _Collector(tune.Callback):
                     test_gauc, test_ndcg = best.get("test_gauc"), best.get("test_ndcg10")
                     notes.append(f"test scored at its best epoch ({best['epoch']})")
         notes.extend(str(last[k]) for k in ("device_note", "notes") if last.get(k))
+        # A stopped trial keeps its (fixed) size from the epochs' reports and its epochs'
+        # seconds until it stopped; its throughput is not measured.
+        train_seconds = (
+            _opt_float(last.get("train_seconds"))
+            if status == "complete"
+            else (_curve_seconds(curve) if status == "pruned" else None)
+        )
         if status == "failed" and _error_file(trial):
             notes.append(f"traceback in {_error_file(trial)}")
         return TrialResult(
@@ -465,9 +473,9 @@ class _Collector(tune.Callback):
             best_epoch=None if best_epoch is None else int(best_epoch),
             epochs=epochs,
             curve=curve_json,
-            n_params=_opt_int(last.get("n_params")) if status == "complete" else None,
+            n_params=_opt_int(last.get("n_params")) if status != "failed" else None,
             samples_per_s=_opt_float(last.get("samples_per_s")) if status == "complete" else None,
-            train_seconds=_opt_float(last.get("train_seconds")) if status == "complete" else None,
+            train_seconds=train_seconds,
             wall_seconds=time.time() - start,
             device=str(last.get("device", "cpu")),
             gpu_ids=str(last.get("gpu_ids", "")),
@@ -476,6 +484,12 @@ class _Collector(tune.Callback):
             notes="; ".join(notes),
             **info.versions,
         )
+
+
+def _curve_seconds(curve: list[dict[str, Any]]) -> float | None:
+    """The seconds of the epochs a trial reported (None: no epoch)."""
+    seconds = [float(p["seconds"]) for p in curve if _finite(p.get("seconds"))]
+    return sum(seconds) if seconds else None
 
 
 def _resolved(space: SearchSpace, params: Mapping[str, Any]) -> str:

@@ -200,6 +200,10 @@ def test_unknown_key_lists_the_valid_keys() -> None:
     message = _error(_raw(protcol="x4"))
     assert "did you mean 'protocol'?" in message
     assert "(valid: name, title, description" in message
+    # The words other tools use point at the card's keys.
+    message = _error(_raw(features={"a": "int"}))
+    assert "features: unknown key; did you mean 'numeric' and 'categorical'" in message
+    assert "did you mean 'tasks' ([tasks.<name>] column = ...)?" in _error(_raw(label="y"))
 
 
 def test_the_protocol_needs_are_met_by_the_card() -> None:
@@ -255,6 +259,39 @@ def test_invalid_toml_and_missing_card_are_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
     with pytest.raises(HarnessError, match=r"unknown dataset 'nope'; cards in .*: adult"):
         load_card("nope")
+
+
+def test_local_cards_add_to_the_shipped_ones_and_inherit_beside_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = tmp_path / "datasets"
+    local.mkdir()
+    _write(local, "shop.toml", 'base = "criteo"\nname = "shop"\nmin_count = 3\n')
+    _write(local, "shop-x1.toml", 'base = "shop"\nname = "shop-x1"\nprotocol = "x1"\n')
+    # Takes the shipped card's name and inherits from it: it hides the shipped card.
+    _write(local, "criteo.toml", 'base = "criteo"\nname = "criteo"\nmin_count = 7\n')
+    monkeypatch.chdir(tmp_path)
+    names = card_names()
+    assert {"shop", "shop-x1", "criteo", "avazu", "adult"} <= set(names)
+    card = load_card("shop-x1")  # its base is the local shop, whose base is the shipped criteo
+    assert (card.name, card.protocol, card.min_count) == ("shop-x1", "x1", 3)
+    criteo = load_card("criteo")
+    assert criteo.path == str(Path("datasets") / "criteo.toml")
+    assert (criteo.min_count, len(criteo.categorical)) == (7, 26)
+    assert load_card("avazu").path.endswith(str(Path("datasets") / "avazu.toml"))
+    # An explicit folder is the only one looked in.
+    with pytest.raises(HarnessError, match=r"unknown dataset 'avazu'; cards in .*: criteo, shop"):
+        load_card("avazu", folder=local)
+
+
+def test_cards_inheriting_in_a_circle_are_one_error(tmp_path: Path) -> None:
+    _write(tmp_path, "a.toml", 'base = "b"\nname = "a"\n')
+    _write(tmp_path, "b.toml", 'base = "a"\nname = "b"\n')
+    with pytest.raises(HarnessError) as info:
+        load_card(tmp_path / "a.toml")
+    assert str(info.value) == (
+        f"{tmp_path / 'b.toml'}: base: the cards inherit in a circle (a -> b -> a)"
+    )
 
 
 # --- fingerprint -------------------------------------------------------------------------------

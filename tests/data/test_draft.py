@@ -166,11 +166,50 @@ def test_text_labels_need_positive(tmp_path: Path) -> None:
 def test_group_and_time_choose_the_protocol(tmp_path: Path) -> None:
     path = _file(tmp_path, "parquet")
     _, card = _draft_and_load(path, "y", group="user_id")
-    assert (card.group, card.protocol) == ("user_id", "group")
+    assert (card.group, card.protocol, card.column("user_id")) == ("user_id", "group", None)
     _, card = _draft_and_load(path, "y", time="count")
     assert (card.time, card.protocol, card.column("count")) == ("count", "time", None)
     with pytest.raises(HarnessError, match=r"--time when: shop\.parquet has no such column"):
         draft_card(path, label="y", time="when")
+
+
+def test_float_labels_ids_and_date_times_from_pandas_files(tmp_path: Path) -> None:
+    # pandas writes a nullable integer column as float64: 0.0/1.0 labels, whole-valued ids.
+    i = np.arange(ROWS)
+    start = datetime.datetime(2024, 1, 1)
+    frame = pl.DataFrame(
+        {
+            "clicked": (i % 3 == 0).astype(np.float64),
+            "store_id": (i % 20).astype(np.float64),
+            "price": np.random.default_rng(1).normal(10.0, 2.0, ROWS),
+            "when": [start + datetime.timedelta(hours=int(k)) for k in i],
+        }
+    )
+    path = tmp_path / "pandas.parquet"
+    frame.write_parquet(path)
+    _, card = _draft_and_load(path, "clicked", time="when")
+    task = card.tasks[0]
+    assert (task.positive, task.values) == ((1.0,), (0.0, 1.0))
+    assert _role(card, "store_id") == ("categorical", "int")
+    assert _role(card, "price") == ("numeric", "float")
+    assert (card.time, card.protocol, card.column("when")) == ("when", "time", None)
+    dataset = prepare_dataset(
+        card, DataFiles.of(path), PreprocessConfig(), cache_root=tmp_path / "c", progress=False
+    )
+    # By time: the last tenth of the hours is test, every label read as 0/1.
+    assert [dataset.split(s).n_rows for s in ("train", "valid", "test")] == [160, 20, 20]
+    labels = np.concatenate([dataset.split(s).y for s in ("train", "valid", "test")])
+    assert labels.sum() == (i % 3 == 0).sum()
+
+
+def test_time_must_hold_numbers(tmp_path: Path) -> None:
+    path = _file(tmp_path, "csv")
+    with pytest.raises(HarnessError) as info:
+        draft_card(path, label="y", time="city")
+    assert str(info.value) == (
+        "--time city: a String column; the time column must hold numbers (Unix seconds, "
+        "YYMMDDHH) or, in parquet, date-times"
+    )
 
 
 # --- through the command line ------------------------------------------------------------------

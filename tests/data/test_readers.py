@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from harness.data.card import DatasetCard, parse_card
 from harness.data.preprocess import DataFiles, PreprocessConfig, prepare_dataset
+from harness.data.readers import delimited
 from harness.data.readers.base import ReadColumn
 from harness.data.readers.delimited import TextLayout, read_whole
 from harness.data.table import TableReader
@@ -95,6 +97,52 @@ def test_quoted_commas_newlines_and_doubled_quotes(tmp_path: Path, block_bytes: 
     canonical, _ = _read(_card(), path, block_bytes=block_bytes)
     assert canonical["s"].to_list() == _hashes("a, b", "line1\nline2", 'say "hi"', "plain")
     assert canonical["__task:y"].to_list() == [0, 1, 0, 1]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + QUOTED.encode())  # Excel's "CSV UTF-8"
+    frame, skipped = _read(_card(), path)
+    assert skipped == 0
+    assert frame["n"].to_list() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "n,s,n,y\n1,a,2,0\n",
+            "t.csv: the header names 'n' more than once; rename the repeats so each column has "
+            "its own name",
+        ),
+        (  # an unclosed quote: one error, not the rest of the file read into one record
+            'n,s,y\n1,"never closed,0\n' + "2,x,1\n" * 400_000,
+            "t.csv line 2: a quoted field is never closed (no record ends in 1 MiB); close the "
+            "quote or remove it",
+        ),
+    ],
+)
+def test_a_malformed_file_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    monkeypatch.setattr(delimited, "_OPEN_QUOTE_FLOOR", 1 << 20)
+    path = _write(tmp_path / "t.csv", text)
+    assert _raise(_card(), path, block_bytes=1 << 16) == message
+
+
+@pytest.mark.parametrize("block_bytes", [1, 7, 64, MIB])
+def test_a_stray_quote_is_a_bad_row(tmp_path: Path, block_bytes: int) -> None:
+    text = 'n,s,y\n1,a,0\n2,27" monitor,1\n3,"b, c",0\n'
+    path = _write(tmp_path / "t.csv", text)
+    message = _raise(_card(), path, block_bytes=block_bytes)
+    assert message == (
+        't.csv line 3: a quote inside an unquoted field; quote the whole field (27"" inside '
+        f'"...") or remove the quote; {HINT}'
+    )
+    frame, skipped = _read(_card(), path, block_bytes=block_bytes, bad_rows="skip")
+    assert skipped == 1
+    assert frame["n"].to_list() == [1, 3]
+    assert frame["s"].to_list() == _hashes("a", "b, c")
 
 
 @pytest.mark.parametrize("block_bytes", [1, 7, 64, MIB])
@@ -341,7 +389,6 @@ def test_parquet_values_nulls_nan_and_hex(tmp_path: Path, block_bytes: int) -> N
     [
         ({"n": ["1", "2", "3", "4"]}, "n", "String", "int"),
         ({"f": ["1", "2", "3", "4"]}, "f", "String", "float"),
-        ({"n": [1.0, 2.0, 3.0, 4.0]}, "n", "Float64", "int"),
         ({"s": [1, 2, 3, 4]}, "s", "Int64", "string"),
         ({"h": [1, 2, 3, 4]}, "h", "Int64", "hex"),
     ],
@@ -357,6 +404,30 @@ def test_parquet_type_mismatch_is_one_error_before_any_row(
         f"t.parquet: column {column} is {file_type} in the file, the card reads it as "
         f"{card_type}; change its type in the card"
     )
+
+
+def test_parquet_whole_floats_read_as_integers_and_fractions_are_bad_rows(tmp_path: Path) -> None:
+    # pandas writes an integer column with nulls as float64: whole values are the integers.
+    path = _parquet(tmp_path / "t.parquet", **_pframe(n=[1.0, None, 3.0, float("nan")]))
+    frame, skipped = _read(_pcard(), path, block_bytes=MIB)
+    assert skipped == 0
+    assert frame["n"].to_list() == [1, None, 3, None]
+    path = _parquet(tmp_path / "u.parquet", **_pframe(n=[1.0, 2.5, 3.0, 4.0]))
+    message = _raise(_pcard(), path, block_bytes=MIB)
+    assert message == f"u.parquet row 2: column n is 2.5, expected an integer or empty; {HINT}"
+    frame, skipped = _read(_pcard(), path, block_bytes=MIB, bad_rows="skip")
+    assert skipped == 1
+    assert frame["n"].to_list() == [1, 3, 4]
+
+
+def test_parquet_date_times_read_as_unix_seconds(tmp_path: Path) -> None:
+    moments = [datetime(1970, 1, 1, 0, 0, 1), datetime(2001, 9, 9, 1, 46, 40), None, None]
+    days = [date(1970, 1, 2), None, None, None]
+    path = _parquet(tmp_path / "t.parquet", **_pframe(n=moments, f=days))
+    frame, skipped = _read(_pcard(), path, block_bytes=MIB)
+    assert skipped == 0
+    assert frame["n"].to_list() == [1, 1_000_000_000, None, None]
+    assert frame["f"].to_list() == [86_400.0, None, None, None]
 
 
 @pytest.mark.parametrize("block_bytes", [1, 80, MIB])

@@ -58,3 +58,30 @@ def test_unknown_dataset_names_valid_ones() -> None:
         HarnessError, match=r"unknown dataset 'critoe'; cards in .*: adult, avazu, criteo"
     ):
         resolve_data("critoe", None, {})
+
+
+def test_side_tables_are_found_beside_the_main_file_or_are_an_error(tmp_path: Path) -> None:
+    # movielens joins users.parquet and items.parquet on the ratings file.
+    folder = tmp_path / "env" / "movielens"
+    folder.mkdir(parents=True)
+    (folder / "ratings.parquet").write_text("x")
+    (folder / "users.parquet").write_text("x")
+    env = {"HARNESS_DATA_DIR": str(tmp_path / "env")}
+    expected = (
+        f"{folder}: the movielens card joins items.parquet (on movie_id), which is not in the "
+        "folder; put it beside the main file"
+    )
+    # Wherever it was found, a half-copied dataset never becomes a silent synthetic run.
+    for data, where in ((None, env), (str(folder), {}), (str(folder / "ratings.parquet"), {})):
+        with pytest.raises(HarnessError) as info:
+            resolve_data("movielens", data, where)
+        assert str(info.value) == expected
+    cached = tmp_path / "home" / "downloads" / "movielens"
+    cached.mkdir(parents=True)
+    (cached / "ratings.parquet").write_text("x")
+    with pytest.raises(HarnessError, match=r"joins users\.parquet \(on user_id\)"):
+        resolve_data("movielens", None, {})
+    (folder / "items.parquet").write_text("x")
+    source = resolve_data("movielens", None, env)
+    assert source.files is not None
+    assert source.files.sides == (folder / "users.parquet", folder / "items.parquet")

@@ -139,7 +139,7 @@ def test_group_whole_groups_go_to_one_split(tmp_path: Path) -> None:
     assert not groups["valid"] & groups["test"]
     assert groups["train"] | groups["valid"] | groups["test"] == set(range(2000))
     sizes = [len(groups[s]) for s in SPLITS]
-    assert 1520 <= sizes[0] <= 1680 and 150 <= sizes[1] <= 250 and 150 <= sizes[2] <= 250
+    assert sizes == [1600, 200, 200]  # exact 8:1:1 shares of the groups
     assert [dataset.split(s).n_rows for s in SPLITS] == [2 * k for k in sizes]
     assert dataset.schema.query_group == "g"
 
@@ -153,6 +153,23 @@ def test_group_assignment_is_seeded(tmp_path: Path) -> None:
     assert first == again
     assert first["test"] != other["test"] and first["train"] != other["train"]
     assert not other["train"] & (other["valid"] | other["test"])
+
+
+def test_group_shares_are_exact_with_few_groups(tmp_path: Path) -> None:
+    # 122 queries (KDD Cup 2004's count): 97/12/13 whatever the seed; hashing each group on its
+    # own would scatter so few of them.
+    path = _grouped(tmp_path, groups=122, per_group=3)
+    for seed in range(3):
+        groups = _groups(_prepare(_card(group="g"), path, tmp_path, "group", seed=seed))
+        assert [len(groups[s]) for s in SPLITS] == [97, 12, 13]
+
+
+def test_a_protocol_needs_the_columns_it_splits_by(tmp_path: Path) -> None:
+    path = _grouped(tmp_path, groups=10)
+    for protocol, need in (("group", "group"), ("time", "time"), ("last", "group")):
+        with pytest.raises(HarnessError) as info:
+            _prepare(_card(), path, tmp_path, protocol)
+        assert f"protocol {protocol!r} needs the card's `{need}` column" in str(info.value)
 
 
 def test_group_of_strings(tmp_path: Path) -> None:
@@ -251,25 +268,18 @@ def test_files_protocol_needs_all_three_files(tmp_path: Path) -> None:
         _prepare(card, files, tmp_path, "x4")
 
 
-def test_leave_last_n_out_keeps_the_last_n_rows_of_each_user_for_test() -> None:
-    from harness.data.splits import LastSplit, SplitContext, get_protocol
-    from harness.data.table import GROUP, TIME
-
-    users = np.array([1] * 7 + [2] * 4 + [3] * 3, dtype=np.uint64)
-    times = np.array([5, 1, 7, 3, 2, 6, 4, *(1, 2, 3, 4), *(1, 2, 3)], dtype=np.float64)
-    frame = pl.DataFrame({GROUP: users, TIME: times})
-    protocol = get_protocol("last2")
-    assert isinstance(protocol, LastSplit) and protocol.n == 2
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as work:
-        context = SplitContext(
-            len(frame), 0, (None,), lambda names: frame.select(names), Path(work)
-        )
-        codes = protocol.plan(context).codes(frame, 0, len(frame), 0)
-    # User 1 (7 rows >= 2*2+1): times 7, 6 test; 5, 4 valid; the rest train. Users 2 and 3 have
-    # fewer than 5 rows: train only.
-    assert codes[:7].tolist() == [1, 0, 2, 0, 0, 2, 1]
-    assert codes[7:].tolist() == [0] * 7
+def test_leave_last_n_out_keeps_the_last_n_rows_of_each_user_for_test(tmp_path: Path) -> None:
+    # User 1 has 7 rows (>= 2*2+1): its two latest are test, the two before valid, the rest
+    # train. Users 2 and 3 have fewer than 5 rows: train only.
+    users = [1] * 7 + [2] * 4 + [3] * 3
+    times = [5, 1, 7, 3, 2, 6, 4, 1, 2, 3, 4, 1, 2, 3]
+    path = _write(tmp_path / "m.parquet", rid=list(range(14)), u=users, t=times)
+    dataset = _prepare(_card(group="u", time="t"), path, tmp_path, "last2")
+    assert _rids(dataset) == {
+        "train": [1, 3, 4, *range(7, 14)],
+        "valid": [0, 6],
+        "test": [2, 5],
+    }
+    assert dataset.protocol == "last2"
     with pytest.raises(HarnessError, match=r"last<N>"):
-        get_protocol("last0")
+        _prepare(_card(group="u", time="t"), path, tmp_path, "last0")

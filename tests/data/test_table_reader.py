@@ -13,9 +13,10 @@ import polars as pl
 import pytest
 
 from harness.data.card import DatasetCard, parse_card
+from harness.data.columns import GROUP, TIME
 from harness.data.preprocess import DataFiles, PreprocessConfig, prepare_dataset
 from harness.data.schema import MISSING_ID
-from harness.data.table import GROUP, TIME, TableReader
+from harness.data.table import TableReader
 from harness.errors import HarnessError
 
 MIB = 1 << 20
@@ -188,6 +189,22 @@ def test_derived_features_have_exact_values(tmp_path: Path) -> None:
         assert (moment.hour, moment.isoweekday()) == (hour, weekday)
 
 
+def test_yymmddhh_weekday_is_the_calendars_for_a_century_and_null_when_no_date() -> None:
+    from harness.data.derive import DERIVATIONS
+
+    days = [datetime.date(2000, 1, 1) + datetime.timedelta(days=k) for k in range(36_525)]
+    values = [(d.year - 2000) * 1_000_000 + d.month * 10_000 + d.day * 100 + 7 for d in days]
+    weekday = DERIVATIONS["yymmddhh_weekday"].expr(pl.col("v"))
+    got = pl.DataFrame({"v": values}).select(weekday).to_series().to_list()
+    assert got == [d.isoweekday() for d in days]
+    # Not a date (month 13, 30 February, 2015-02-29, hour 24, 9 digits): null, never a crash.
+    bad = [14133100, 14023000, 15022900, 14102124, 141021000]
+    hour = DERIVATIONS["yymmddhh_hour"].expr(pl.col("v"))
+    frame = pl.DataFrame({"v": [*bad, 16022923]}).select(weekday.alias("w"), hour.alias("h"))
+    assert frame["w"].to_list() == [None] * 5 + [1]  # 2016-02-29 was a Monday
+    assert frame["h"].to_list() == [None] * 5 + [23]
+
+
 def test_derived_features_from_csv_text(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text("n,hr,ts,y\n1,14102100,0,0\n2,14102613,3600,1\n")
@@ -321,12 +338,22 @@ def test_a_column_in_no_file_lists_the_files_columns(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as info:
         TableReader(card, path)
     assert str(info.value) == (
-        "t.toml: column 'zz' is in none of the files (m.parquet); its columns are: n, y, extra"
+        "t.toml: column 'zz' is in none of the files (m.parquet has n, y, extra); fix its name "
+        "in the card"
     )
     csv = tmp_path / "m.csv"
     csv.write_text("n,y\n1,0\n")
-    with pytest.raises(HarnessError, match=r"column 'zz' is in none of the files \(m\.csv\); "):
+    with pytest.raises(HarnessError, match=r"column 'zz' is in none of the files \(m\.csv has "):
         TableReader(_card("csv", numeric={"int": ["n", "zz"]}), csv)
+    # With side tables, every file's columns are listed.
+    main = _parquet(tmp_path / "j.parquet", uid=[1], n=[1], y=[0])
+    side = _parquet(tmp_path / "u.parquet", uid=[1], age=[3], sex=["F"])
+    with pytest.raises(HarnessError) as info:
+        TableReader(_card(**JOINED), main, [side])
+    assert str(info.value) == (
+        "t.toml: column 'gender' is in none of the files (j.parquet has uid, n, y; u.parquet has "
+        "uid, age, sex); fix its name in the card"
+    )
 
 
 def test_a_missing_label_column_is_an_error(tmp_path: Path) -> None:

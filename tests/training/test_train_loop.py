@@ -59,6 +59,7 @@ def test_learns_a_planted_pairwise_interaction(
     assert result.curve == tuple(epochs)
     assert all(m.train_loss is not None and m.seconds > 0 for m in epochs)
     assert result.n_params == sum(p.numel() for p in _model(data).parameters())
+    assert all(m.n_params == result.n_params for m in result.curve)  # a stopped trial has it
     assert result.samples_per_s is not None and result.samples_per_s > 0
     assert result.train_seconds > 0
 

@@ -194,3 +194,43 @@ def test_check_against_data_counts_every_corner_of_every_space(
     expected = sum(len(list(s.corners())) for s in spaces)
     assert expected > 2
     assert check_against_data(spaces, tiny) == expected
+
+
+def test_default_models_that_do_not_fit_are_left_out_with_a_note(tiny: EncodedDataset) -> None:
+    from rich.console import Console
+
+    from harness.pipeline import _fitting_defaults
+
+    spaces = [load_search_space(ROOT / f"{name}.toml") for name in ("lightgbm", "dcnv2", "fm")]
+    console = Console(record=True, width=400)
+    kept, checked = _fitting_defaults(spaces, tiny, console)
+    # dcnv2.toml's rank 128 needs a flat input of 128; tiny's is 102.
+    assert [s.name for s in kept] == ["lightgbm", "fm"]
+    assert checked == sum(len(list(s.corners())) for s in kept)
+    note = console.export_text()
+    assert note.startswith("dcnv2 left out: it does not fit this dataset (")
+    assert "model.interaction.cross.rank" in note
+    with pytest.raises(HarnessError, match=r"none of the default models fits .*; pass --models"):
+        _fitting_defaults(spaces[1:2], tiny, console)
+
+
+def test_local_models_add_to_the_shipped_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.pipeline import available_models, load_models, search_space_dirs
+
+    local = tmp_path / "search_spaces"
+    local.mkdir()
+    (local / "mine.toml").write_text((ROOT / "mlp.toml").read_text())
+    (local / "lightgbm.toml").write_text((ROOT / "lightgbm.toml").read_text())  # hides shipped
+    monkeypatch.chdir(tmp_path)
+    folders = search_space_dirs()
+    assert folders == [Path("search_spaces"), ROOT]
+    assert {"mine", "lightgbm", "dcnv2", "catboost"} <= set(available_models(folders))
+    mine, lightgbm, dcnv2 = load_models(["mine", "lightgbm", "dcnv2"], folders)
+    assert (mine.name, mine.family, mine.path) == ("mine", "neural", "search_spaces/mine.toml")
+    assert lightgbm.path == "search_spaces/lightgbm.toml"
+    assert dcnv2.path == str(ROOT / "dcnv2.toml")
+    # An explicit folder is the only one looked in.
+    with pytest.raises(HarnessError, match=r"no model 'dcnv2': .*; models: lightgbm, mine"):
+        load_models(["dcnv2"], search_space_dirs(local))

@@ -256,14 +256,17 @@ class Sleepy:
             time.sleep(self.seconds)
             # Like a neural family: test is scored on the best epoch so far (epoch 1 here).
             test = Metrics(0.69, 0.5) if epoch == 1 else None
-            curve.append(EpochMetrics(epoch, Metrics(0.7, 0.5), seconds=self.seconds, test=test))
+            metrics = EpochMetrics(
+                epoch, Metrics(0.7, 0.5), seconds=self.seconds, test=test, n_params=7
+            )
+            curve.append(metrics)
             ctx.on_epoch(curve[-1])
         return FitResult(
             valid=Metrics(0.7, 0.5),
             test=Metrics(0.69, 0.5),
             best_epoch=self.epochs,
             curve=tuple(curve),
-            n_params=1,
+            n_params=7,
             train_seconds=self.seconds * self.epochs,
         )
 
@@ -311,6 +314,9 @@ def test_trials_cut_by_the_hard_limit_are_recorded(
     # score of that best epoch are kept.
     assert all(r.valid_auc == 0.7 and r.epochs >= 1 and r.best_epoch == 1 for r in rows)
     assert all(r.test_auc == 0.69 and "test scored at its best epoch (1)" in r.notes for r in rows)
+    # Its size (sent with each epoch) and its epochs' seconds until it stopped; no throughput.
+    assert all(r.n_params == 7 and r.samples_per_s is None for r in rows)
+    assert all(r.train_seconds == pytest.approx(4.0 * r.epochs) for r in rows)
     assert len(read_results(table)) == 2
 
 

@@ -47,6 +47,12 @@ __all__ = ["TextLayout", "iter_text_blocks", "text_columns"]
 _GZIP_MAGIC = b"\x1f\x8b"
 _PREFETCH = 1  # chunks read ahead
 _NEWLINE = 10
+_RETURN = 13
+# A record may span this many blocks, and at least this many bytes (a quoted field with
+# newlines), before an unclosed quote is reported instead of reading the rest of the file into
+# one record.
+_OPEN_QUOTE_BLOCKS = 4
+_OPEN_QUOTE_FLOOR = 16 << 20
 
 _DTYPES: dict[str, pl.DataType] = {
     "int32": pl.Int32(),
@@ -102,7 +108,7 @@ def text_columns(path: Path, separator: str, quote: str | None) -> tuple[str, ..
     """The column names on a delimited file's first line.
 
     Raises:
-        HarnessError: unreadable or empty file.
+        HarnessError: unreadable or empty file, or a name given twice.
     """
     raw, stream = _open_text(Path(path))
     with raw:
@@ -110,10 +116,17 @@ def text_columns(path: Path, separator: str, quote: str | None) -> tuple[str, ..
             line = stream.readline()
         except (OSError, EOFError, zlib.error) as error:
             raise HarnessError(f"{Path(path).name}: cannot read the file ({error})") from error
-    text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+    # A byte-order mark (Excel's "CSV UTF-8") is not part of the first name.
+    text = line.decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r\n")
     if not text:
         raise HarnessError(f"{Path(path).name}: the first line is empty, expected column names")
     row = next(csv.reader(io.StringIO(text), delimiter=separator, quotechar=quote or "\0"))
+    twice = sorted({name for name in row if row.count(name) > 1})
+    if twice:
+        raise HarnessError(
+            f"{Path(path).name}: the header names {', '.join(map(repr, twice))} more than once; "
+            "rename the repeats so each column has its own name"
+        )
     return tuple(row)
 
 
@@ -143,14 +156,33 @@ def iter_text_blocks(
             chunks.close()
 
 
-def _cut(text: bytes, quote: int | None) -> int:
-    """Index of the last record end (a newline outside quotes) in ``text``, or -1."""
+def _cut(text: bytes, quote: int | None, separator: int) -> int:
+    """Index of the last record end (a newline outside quoted fields) in ``text``, or -1."""
     if quote is None or text.find(bytes([quote])) < 0:
         return text.rfind(b"\n")
-    arr = np.frombuffer(text, dtype=np.uint8)
-    outside = (np.cumsum(arr == quote) & 1) == 0
-    ends = np.flatnonzero((arr == _NEWLINE) & outside)
+    ends, _, _ = _record_ends(np.frombuffer(text, dtype=np.uint8), quote, separator)
     return int(ends[-1]) if ends.size else -1
+
+
+def _split_chunk(
+    carry: bytes, chunk: bytes, quote: int | None, separator: int
+) -> tuple[bytes, bytes] | None:
+    """The complete records of ``carry + chunk`` and the partial last one; None: no record ends.
+
+    One copy per block: without quotes a record ends at every newline, so the chunk is cut
+    alone and joined to the carried partial record; with quotes the quote state runs on from the
+    carried bytes, so the two are joined first.
+    """
+    if quote is None:
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            return None
+        return b"".join((carry, memoryview(chunk)[: cut + 1])), chunk[cut + 1 :]
+    pending = carry + chunk if carry else chunk
+    cut = _cut(pending, quote, separator)
+    if cut < 0:
+        return None
+    return pending[: cut + 1], pending[cut + 1 :]
 
 
 def _blocks(
@@ -158,6 +190,7 @@ def _blocks(
 ) -> Iterator[Block]:
     """Cut the byte chunks at record ends and parse them into blocks."""
     quote = None if layout.quote is None else ord(layout.quote)
+    separator = ord(layout.separator)
     index = 0
     first_row = 0
     first_line = 2 if layout.header else 1
@@ -177,14 +210,18 @@ def _blocks(
                 if not chunk:
                     continue
             saw_data = True
-            pending = carry + chunk if carry else chunk
-            cut = _cut(pending, quote)
-            if cut < 0:  # a record longer than the block: keep reading
-                carry = pending
+            split = _split_chunk(carry, chunk, quote, separator)
+            if split is None:  # a record longer than the block: keep reading
+                carry += chunk
+                limit = max(_OPEN_QUOTE_BLOCKS * chunks.block_bytes, _OPEN_QUOTE_FLOOR)
+                if quote is not None and len(carry) > limit:
+                    raise HarnessError(
+                        f"{file_name} line {first_line}: a quoted field is never closed (no "
+                        f"record ends in {max(len(carry) >> 20, 1)} MiB); close the quote or "
+                        "remove it"
+                    )
                 continue
-            # One copy per block: the carried partial record joins the chunk up to its last
-            # record end; the chunk's own partial last record is carried on.
-            body, carry = pending[: cut + 1], pending[cut + 1 :]
+            body, carry = split
         elif carry:
             body, carry = carry + b"\n", b""
             saw_data = True
@@ -218,7 +255,7 @@ class _Prefetcher:
     def __init__(self, stream: BinaryIO, raw: BinaryIO, block_bytes: int, file_name: str) -> None:
         self._stream = stream
         self._raw = raw
-        self._block_bytes = block_bytes
+        self.block_bytes = block_bytes
         self._file_name = file_name
         self._queue: queue.Queue[tuple[bytes, int, BaseException | None]] = queue.Queue(
             maxsize=_PREFETCH
@@ -231,7 +268,7 @@ class _Prefetcher:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                chunk = self._stream.read(self._block_bytes)
+                chunk = self._stream.read(self.block_bytes)
                 self._put((chunk, self._raw.tell(), None))
                 if not chunk:
                     return
@@ -280,13 +317,24 @@ def _parse_block(
     n_lines = body.count(b"\n")
     width = len(layout.names)
     quoted = layout.quote is not None and body.find(layout.quote.encode()) >= 0
-    # polars raises on a record with too many fields; with that excluded, width - 1 separators
-    # per line on average means exactly that many on every line, without locating a single one.
-    # (bytes.count allocates nothing, unlike a numpy comparison over the block.)
-    if not quoted and body.count(layout.separator.encode()) == (width - 1) * n_lines:
-        frame = _parse_fast(body, n_lines, layout)
-        if frame is not None:
-            return _Parsed(frame, n_lines, 0)
+    if not quoted:
+        # polars raises on a record with too many fields; with that excluded, width - 1
+        # separators per line on average means exactly that many on every line, without
+        # locating a single one. (bytes.count allocates nothing, unlike a numpy comparison.)
+        if body.count(layout.separator.encode()) == (width - 1) * n_lines:
+            frame = _parse_fast(body, n_lines, layout)
+            if frame is not None:
+                return _Parsed(frame, n_lines, 0)
+    else:
+        assert layout.quote is not None
+        arr = np.frombuffer(body, dtype=np.uint8)
+        ends, outside, stray = _record_ends(arr, ord(layout.quote), ord(layout.separator))
+        separators = np.flatnonzero((arr == ord(layout.separator)) & outside)
+        fields = np.diff(np.searchsorted(separators, ends), prepend=0) + 1
+        if not stray.any() and (fields == width).all():
+            frame = _parse_fast(body, len(ends), layout)
+            if frame is not None:
+                return _Parsed(frame, n_lines, 0)
     return _parse_slow(body, n_lines, file_name, first_line, layout, bad_rows)
 
 
@@ -346,13 +394,32 @@ def _parse_fast(body: bytes, n_records: int, layout: TextLayout) -> pl.DataFrame
     return raw.with_columns(hashed)
 
 
-def _record_ends(arr: np.ndarray, quote: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of record ends (newlines outside quotes) and a mask of bytes outside quotes."""
-    # Inside quotes after an odd number of quote bytes; a doubled quote ("") toggles twice.
-    outside = (
-        np.ones(arr.shape, dtype=bool) if quote is None else (np.cumsum(arr == quote) & 1) == 0
-    )
-    return np.flatnonzero((arr == _NEWLINE) & outside), outside
+def _record_ends(
+    arr: np.ndarray, quote: int | None, separator: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Record ends (newlines outside quoted fields), a mask of bytes outside quoted fields, and a
+    mask of stray quotes (a quote inside an unquoted field, ``27" monitor``).
+
+    A quote opens a quoted field only at a field's start and closes it only before a
+    separator or a line end (a doubled quote "" inside the field does neither); the depth of
+    opens minus closes is clipped at 0, so a closing quote without an opening one cannot turn
+    the rest of the block inside out.
+    """
+    if quote is None or not (arr == quote).any():
+        none = np.zeros(arr.shape, dtype=bool)
+        return np.flatnonzero(arr == _NEWLINE), ~none, none
+    q = arr == quote
+    before = np.r_[np.uint8(_NEWLINE), arr[:-1]]
+    after = np.r_[arr[1:], np.uint8(_NEWLINE)]
+    field_start = (before == separator) | (before == _NEWLINE)
+    field_end = (after == separator) | (after == _NEWLINE) | (after == _RETURN)
+    opening = q & field_start
+    closing = q & field_end & ~opening
+    walk = np.cumsum(opening.astype(np.int64) - closing.astype(np.int64))
+    depth = walk - np.minimum(np.minimum.accumulate(walk), 0)
+    outside = depth == 0
+    stray = q & ~opening & ~closing & (before != quote) & (after != quote) & outside
+    return np.flatnonzero((arr == _NEWLINE) & outside), outside, stray
 
 
 def _parse_slow(
@@ -366,15 +433,19 @@ def _parse_slow(
     """Locate every bad record of a block (field counts, then values), then raise or drop them."""
     arr = np.frombuffer(body, dtype=np.uint8)
     quote = None if layout.quote is None else ord(layout.quote)
-    ends, outside = _record_ends(arr, quote)
+    ends, outside, stray = _record_ends(arr, quote, ord(layout.separator))
     separators = np.flatnonzero((arr == ord(layout.separator)) & outside)
     fields = np.diff(np.searchsorted(separators, ends), prepend=0) + 1
     # An empty line is one empty field: report it as such, never as a record.
     starts = np.concatenate([[0], ends[:-1] + 1]) if ends.size else ends
     fields[ends == starts] = 1
     width = len(layout.names)
-    ragged = np.flatnonzero(fields != width)
-    good_records = np.flatnonzero(fields == width)
+    # A record holding a stray quote cannot be parsed: it is bad, like a ragged one.
+    quoted_badly = np.zeros(len(ends), dtype=bool)
+    if stray.any():
+        quoted_badly[np.unique(np.searchsorted(ends, np.flatnonzero(stray)))] = True
+    ragged = np.flatnonzero((fields != width) | quoted_badly)
+    good_records = np.flatnonzero((fields == width) & ~quoted_badly)
     # The physical line of each record (quoted fields may hold newlines).
     newlines = np.flatnonzero(arr == _NEWLINE)
     record_line = first_line + np.searchsorted(newlines, starts)
@@ -386,10 +457,22 @@ def _parse_slow(
     pieces.append(body[begin:])
     good_body = b"".join(pieces)
 
-    strings = _read(good_body, layout, {})
-    # Typed columns through the same CSV parser as the fast path (bad values become null), so a
-    # value is judged the same whichever path its block takes.
-    typed = _read(good_body, layout, _typed(layout), ignore_errors=True)
+    if bad_rows == "error" and ragged.size and quoted_badly[ragged[0]]:
+        raise HarnessError(
+            f"{file_name} line {int(record_line[ragged[0]])}: a quote inside an unquoted field; "
+            f'quote the whole field (27"" inside "...") or remove the quote; {SKIP_HINT}'
+        )
+    try:
+        strings = _read(good_body, layout, {})
+        # Typed columns through the same CSV parser as the fast path (bad values become null),
+        # so a value is judged the same whichever path its block takes.
+        typed = _read(good_body, layout, _typed(layout), ignore_errors=True)
+    except pl.exceptions.PolarsError as error:
+        last = first_line + n_lines - 1
+        raise HarnessError(
+            f"{file_name} lines {first_line}..{last}: cannot parse the block "
+            f"({' '.join(str(error).split())[:160]}); check its quoting"
+        ) from None
     flags: list[np.ndarray] = []
     columns: list[pl.Series] = []
     for column in layout.read:
