@@ -557,7 +557,15 @@ def _derived(r: _Reader, features: Sequence[Column]) -> tuple[Derived, ...]:
         role = spec.get("role", DERIVATIONS[op].role)
         if role not in ("numeric", "categorical"):
             raise r.fail(f"{key}.role", f"numeric or categorical, got {role!r}")
-        out.append(Derived(name, r.string(f"{key}.from", value=spec.get("from")), op, role))
+        source = r.string(f"{key}.from", value=spec.get("from"))
+        declared = next((c for c in features if c.name == source), None)
+        if declared is not None and declared.type not in ("int", "int32"):
+            raise r.fail(
+                f"{key}.from",
+                f"{op} reads an integer column, and {source} is declared {declared.type}; "
+                f"declare it int (or derive from another column)",
+            )
+        out.append(Derived(name, source, op, role))
     return tuple(out)
 
 

@@ -17,6 +17,7 @@ columns left out and why. Inference, on the first ``SAMPLE_ROWS`` rows:
 from __future__ import annotations
 
 import gzip
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,11 +86,18 @@ def _value(v: object) -> str:
     return f'"{v}"' if isinstance(v, str) else repr(v)
 
 
-def _label(sample: pl.DataFrame, column: str, positive: str | None) -> list[str]:
+def _label(sample: pl.DataFrame, column: str, positive: str | None, text: bool) -> list[str]:
     """The TOML lines of the task table (with a comment on how positives were chosen)."""
     series = sample[column].drop_nulls()
     if series.is_empty():
         raise HarnessError(f"--label {column}: the column has no values in the sample")
+    if series.dtype == pl.Boolean and text and positive is None:  # the words, not 0/1
+        return [
+            "# true/false: true is the positive class",
+            f"column = {_value(column)}",
+            'positive = ["true"]',
+            'values = ["false", "true"]',
+        ]
     values = sorted(series.unique().to_list(), key=str)
     lines = [f"column = {_value(column)}"]
     if positive is not None:
@@ -114,7 +122,7 @@ def _label(sample: pl.DataFrame, column: str, positive: str | None) -> list[str]
         ]
     if series.dtype.is_numeric():
         median = float(series.cast(pl.Float64).median() or 0.0)  # type: ignore[arg-type]
-        bound = int(median) + 1 if series.dtype.is_integer() else median
+        bound = math.floor(median) + 1  # for integers: above the median
         allowed = f"values = [{', '.join(map(_value, values))}]" if len(values) <= 20 else ""
         return [
             f"# {len(values)} numeric values: above the median ({median:g}) is positive; check it",
@@ -223,7 +231,7 @@ def draft_card(
         *([f'time = "{time}"'] if time else []),
         "",
         f"[tasks.{_toml_key(label)}]",
-        *_label(sample, label, positive),
+        *_label(sample, label, positive, text=fmt != "parquet"),
     ]
     numeric: list[tuple[str, str, str]] = []
     categorical: list[tuple[str, str, str]] = []

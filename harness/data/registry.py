@@ -12,7 +12,7 @@ from harness.data.card import DatasetCard, card_names, load_card
 from harness.data.fetch import Download
 from harness.data.preprocess import DataFiles
 from harness.data.synthetic import write_synthetic_criteo
-from harness.data.synthetic_table import write_synthetic_table
+from harness.data.synthetic_table import synthetic_main_name, write_synthetic_table
 
 __all__ = ["dataset_names", "download_of", "get_dataset", "write_synthetic"]
 
@@ -30,8 +30,7 @@ def write_synthetic(card: DatasetCard, folder: Path, rows: int, *, seed: int = 0
     """The card's synthetic stand-in (written once, then reused): its generator's files."""
     folder = Path(folder)
     if card.synthetic.generator == "criteo":
-        name = f"{card.numbered}0" if card.numbered is not None else "train.txt"
-        path = folder / name
+        path = folder / synthetic_main_name(card)
         if not path.exists():
             write_synthetic_criteo(path, rows, seed=seed)
         return DataFiles((path,))
@@ -44,7 +43,7 @@ def write_synthetic(card: DatasetCard, folder: Path, rows: int, *, seed: int = 0
 
 
 def _reuse(card: DatasetCard, folder: Path, rows: int, seed: int) -> DataFiles:
-    main = folder / Path(card.files[0]).name.removesuffix(".gz")
+    main = folder / synthetic_main_name(card)
     sides = tuple(folder / j.files[0] for j in card.joins)
     if main.exists() and all(s.exists() for s in sides):
         return DataFiles((main,), sides=sides)

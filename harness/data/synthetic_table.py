@@ -31,7 +31,7 @@ from harness.data.card import DatasetCard, Task
 from harness.data.preprocess import DataFiles
 from harness.errors import HarnessError
 
-__all__ = ["write_synthetic_table"]
+__all__ = ["synthetic_main_name", "write_synthetic_table"]
 
 _MISSING = 0.05
 _POSITIVE_RATE = 0.25  # of a 0/1 task, as in CTR data
@@ -158,6 +158,14 @@ def _time_column(card: DatasetCard, name: str, n: int) -> pl.Series:
     return pl.Series(name, ((yy * 100 + mm) * 100 + dd + days) * 100 + hour)
 
 
+def synthetic_main_name(card: DatasetCard) -> str:
+    """The stand-in's main file name: the card's first file name (unzipped), else the first
+    numbered shard, else Criteo's ``train.txt``."""
+    if card.files:
+        return Path(card.files[0]).name.removesuffix(".gz")
+    return f"{card.numbered}0" if card.numbered is not None else "train.txt"
+
+
 def write_synthetic_table(
     card: DatasetCard, folder: Path, rows: int, *, seed: int = 0
 ) -> DataFiles:
@@ -229,8 +237,7 @@ def write_synthetic_table(
         main[task.column] = _task_values(_rng(card, seed, 6, t), task, logit)
     frame = pl.DataFrame(list(main.values()))
 
-    main_name = card.files[0] if card.files else f"{card.numbered}0"
-    main_path = folder / Path(main_name).name.removesuffix(".gz")
+    main_path = folder / synthetic_main_name(card)
     _write(card, frame, main_path)
     sides = []
     for file, side in side_frames:

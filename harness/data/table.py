@@ -16,6 +16,7 @@ Rows keep the main file's order, so a row's global index is its position in the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from harness.data.card import DatasetCard
 from harness.data.columns import GROUP, TIME, task_column
 from harness.data.derive import DERIVATIONS
 from harness.data.readers.base import BadRows, Block, ReadColumn
-from harness.data.readers.delimited import TextLayout, iter_text_blocks, read_whole, text_columns
+from harness.data.readers.delimited import TextLayout, iter_text_blocks, text_columns
 from harness.data.readers.parquet import iter_parquet_blocks, parquet_columns
 from harness.errors import HarnessError
 
@@ -108,6 +109,17 @@ class _Side:
 
     frame: pl.DataFrame
     on: str
+    path: Path
+
+    def keyed_as(self, dtype: pl.DataType) -> pl.DataFrame:
+        """The table with its key cast to the main file's key type (once per file read)."""
+        try:
+            return self.frame.with_columns(pl.col(self.on).cast(dtype))
+        except pl.exceptions.PolarsError:
+            raise HarnessError(
+                f"{self.path.name}: its {self.on} values do not read as {dtype}, the type the "
+                f"main file's {self.on} has; give the key one type in both files"
+            ) from None
 
 
 class TableReader:
@@ -163,8 +175,10 @@ class TableReader:
             for i, join in enumerate(card.joins)
         )
         self.sides = tuple(
-            _Side(_load_side(card, Path(f), columns, join.on), join.on)
-            for f, columns, join in zip(side_files, self.side_columns, card.joins, strict=True)
+            _Side(_load_side(card, Path(f), columns, join.on, tuple(names)), join.on, Path(f))
+            for f, columns, join, names in zip(
+                side_files, self.side_columns, card.joins, sides, strict=True
+            )
         )
         read = {c.name: c.type for c in self.main_columns}
         for columns in self.side_columns:
@@ -209,22 +223,15 @@ class TableReader:
 
     def blocks(self, *, block_bytes: int, bad_rows: BadRows = "error") -> Iterator[Block]:
         """The main file's canonical blocks in file order (see the module docstring)."""
+        rights: list[pl.DataFrame] | None = None
         for block in _iter(self.card, self.path, self.main_columns, self.main_names, block_bytes,
                            bad_rows):  # fmt: skip
             frame = block.frame
-            for side in self.sides:
-                key_type = frame.schema[side.on]
-                right = side.frame.with_columns(pl.col(side.on).cast(key_type, strict=False))
+            if rights is None:  # the key types are the main file's: the same in every block
+                rights = [side.keyed_as(frame.schema[side.on]) for side in self.sides]
+            for side, right in zip(self.sides, rights, strict=True):
                 frame = frame.join(right, on=side.on, how="left", maintain_order="left")
-            yield Block(
-                frame=frame.select(self._exprs),
-                index=block.index,
-                first_row=block.first_row,
-                first_line=block.first_line,
-                n_lines=block.n_lines,
-                skipped=block.skipped,
-                bytes_read=block.bytes_read,
-            )
+            yield dataclasses.replace(block, frame=frame.select(self._exprs))
 
 
 def _iter(
@@ -255,9 +262,11 @@ def _iter(
 
 
 def _load_side(
-    card: DatasetCard, path: Path, columns: tuple[ReadColumn, ...], on: str
+    card: DatasetCard, path: Path, columns: tuple[ReadColumn, ...], on: str, names: tuple[str, ...]
 ) -> pl.DataFrame:
-    frame = _read_all(card, path, columns)
+    """A side table read whole, by the same readers (and missing values) as the main file."""
+    blocks = _iter(card, path, columns, names, 1 << 26, "error")
+    frame = pl.concat([b.frame for b in blocks], rechunk=True)
     repeated = frame.filter(pl.col(on).is_duplicated())
     if repeated.height:
         key = repeated[on][0]
@@ -266,16 +275,6 @@ def _load_side(
             f"{path.name}: {on} {key!r} appears {times} times; a joined table needs one row per key"
         )
     return frame
-
-
-def _read_all(card: DatasetCard, path: Path, columns: tuple[ReadColumn, ...]) -> pl.DataFrame:
-    if card.format == "parquet":
-        frames = [b.frame for b in iter_parquet_blocks(path, columns, block_bytes=1 << 26)]
-        return pl.concat(frames, rechunk=True)
-    names = tuple(file_columns(card, path))
-    layout = TextLayout(names, columns, card.delimiter, _quote(card), card.header,
-                        card.missing_values)  # fmt: skip
-    return read_whole(path, layout, block_bytes=1 << 26)[0]
 
 
 def _key(name: str, kind: str, source: str | None = None) -> pl.Expr:

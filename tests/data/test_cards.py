@@ -118,6 +118,25 @@ def test_synthetic_stand_in_prepares_to_the_cards_schema(name: str, tmp_path: Pa
 # --- mistakes: one line naming the file and the key ------------------------------------------
 
 
+def test_a_stand_in_is_written_once_then_reused_also_for_numbered_files(tmp_path: Path) -> None:
+    card = parse_card(_raw(files=[], numbered="part_", format="csv", header=True), path=PATH)
+    first = write_synthetic(card, tmp_path, 200)
+    assert first.main == (tmp_path / "part_0",)
+    stamp = first.main[0].stat().st_mtime_ns
+    again = write_synthetic(card, tmp_path, 200)  # reused, not rewritten
+    assert again == first and first.main[0].stat().st_mtime_ns == stamp
+
+
+def test_a_derived_feature_reads_an_integer_source() -> None:
+    derived = {"h": {"from": "b", "op": "unix_hour"}}
+    assert _error(_raw(derived=derived)) == (
+        f"{PATH}: derived.h.from: unix_hour reads an integer column, and b is declared string; "
+        "declare it int (or derive from another column)"
+    )
+    card = parse_card(_raw(derived={"h": {"from": "a", "op": "unix_hour"}}), path=PATH)
+    assert card.categorical == ("b", "h")
+
+
 @pytest.mark.parametrize(
     ("changes", "key", "says"),
     [

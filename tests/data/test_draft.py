@@ -202,6 +202,27 @@ def test_float_labels_ids_and_date_times_from_pandas_files(tmp_path: Path) -> No
     assert labels.sum() == (i % 3 == 0).sum()
 
 
+def test_true_false_labels_and_negative_integer_labels(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_text(
+        "clicked,x\n" + "".join(f"{'true' if i % 3 == 0 else 'false'},{i % 7}\n" for i in range(60))
+    )
+    _, card = _draft_and_load(path, "clicked")
+    assert (card.tasks[0].positive, card.tasks[0].values) == (("true",), ("false", "true"))
+    dataset = prepare_dataset(
+        card, DataFiles.of(path), PreprocessConfig(), cache_root=tmp_path / "c", progress=False
+    )
+    labels = np.concatenate([dataset.split(s).y for s in ("train", "valid", "test")])
+    assert labels.sum() == 20
+    # Integers with a median of -2.5: above it is -2 and up.
+    path = tmp_path / "n.parquet"
+    pl.DataFrame({"score": [-4, -3, -2, -1] * 10, "x": [i % 7 for i in range(40)]}).write_parquet(
+        path
+    )
+    _, card = _draft_and_load(path, "score")
+    assert card.tasks[0].threshold == ("ge", -2.0)
+
+
 def test_time_must_hold_numbers(tmp_path: Path) -> None:
     path = _file(tmp_path, "csv")
     with pytest.raises(HarnessError) as info:

@@ -153,6 +153,26 @@ def test_a_csv_side_table_joins_on_an_int_key(tmp_path: Path) -> None:
     assert frame["gender"].to_list() == [*_hash("M", "F"), None]
 
 
+def test_a_parquet_side_table_reads_missing_values_like_the_main_file(tmp_path: Path) -> None:
+    main = _parquet(tmp_path / "m.parquet", uid=[1, 2], n=[1, 2], y=[0, 1])
+    side = _parquet(tmp_path / "u.parquet", uid=[1, 2], age=[30, 40], gender=["?", "F"])
+    frame = _read(_card(missing_values=["?"], **JOINED), main, [side])
+    assert frame["gender"].to_list() == [None, *_hash("F")]
+
+
+def test_a_join_key_of_another_type_in_the_side_table_is_one_error(tmp_path: Path) -> None:
+    # The key is no feature: each file keeps its own type, and "u1" is no integer.
+    main = _parquet(tmp_path / "m.parquet", uid=[1, 2], n=[1, 2], y=[0, 1])
+    side = _parquet(tmp_path / "u.parquet", uid=["u1", "u2"], age=[30, 40])
+    card = _card(join=[{"file": ["u.parquet"], "on": "uid"}], numeric={"int": ["n", "age"]})
+    with pytest.raises(HarnessError) as info:
+        _read(card, main, [side])
+    assert str(info.value) == (
+        "u.parquet: its uid values do not read as Int64, the type the main file's uid has; give "
+        "the key one type in both files"
+    )
+
+
 # --- derived features ----------------------------------------------------------------------
 
 DERIVED: dict[str, Any] = {
