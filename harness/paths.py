@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["cache_root", "downloads_dir", "harness_home", "lookup_folders", "shipped_folder"]
+__all__ = [
+    "cache_root",
+    "downloads_dir",
+    "first_in",
+    "harness_home",
+    "lookup_folders",
+    "names_in",
+    "shipped_folder",
+]
 
 
 def harness_home() -> Path:
@@ -43,3 +52,18 @@ def lookup_folders(name: str, explicit: Path | None = None) -> list[Path]:
         folders.append(local)
     folders.append(shipped_folder(name))
     return folders
+
+
+def names_in(folders: Sequence[Path]) -> tuple[str, ...]:
+    """The stems of every ``*.toml`` file in the folders, sorted and without repeats."""
+    return tuple(sorted({p.stem for folder in folders for p in folder.glob("*.toml")}))
+
+
+def first_in(name: str, folders: Sequence[Path], *, skip: Path | None = None) -> Path | None:
+    """The first ``<name>.toml`` in the folders, other than ``skip`` (a local file that takes a
+    shipped file's name and inherits from it)."""
+    for folder in folders:
+        path = folder / f"{name}.toml"
+        if path.is_file() and (skip is None or path.resolve() != skip.resolve()):
+            return path
+    return None

@@ -37,7 +37,7 @@ from harness.families.registry import get_family
 from harness.leaderboard.console import leaderboard_table
 from harness.leaderboard.markdown import RunInfo, render, write_atomic
 from harness.leaderboard.summary import ModelSummary, summarize
-from harness.paths import cache_root, downloads_dir, lookup_folders
+from harness.paths import cache_root, downloads_dir, first_in, lookup_folders, names_in
 from harness.results.table import TrialResult, read_results
 from harness.suites import Suite, get_suite, suite_for_card
 from harness.tuning.space import SearchSpace, load_search_space
@@ -131,12 +131,12 @@ def search_space_dirs(explicit: Path | None = None) -> list[Path]:
 
 def available_models(folders: Sequence[Path]) -> tuple[str, ...]:
     """The model names (search-space file stems) in the lookup folders, sorted."""
-    return tuple(sorted({p.stem for folder in folders for p in folder.glob("*.toml")}))
+    return names_in(folders)
 
 
 def find_model(name: str, folders: Sequence[Path]) -> Path | None:
     """The first ``<name>.toml`` in the lookup folders."""
-    return next((f / f"{name}.toml" for f in folders if (f / f"{name}.toml").is_file()), None)
+    return first_in(name, folders)
 
 
 def load_models(names: Sequence[str], folders: Sequence[Path]) -> list[SearchSpace]:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import HarnessError
-from harness.paths import lookup_folders
+from harness.paths import first_in, lookup_folders, names_in
 
 __all__ = [
     "CARD_KEYS",
@@ -57,7 +57,6 @@ __all__ = [
     "Join",
     "SyntheticSpec",
     "Task",
-    "card_dir",
     "card_names",
     "load_card",
     "parse_card",
@@ -278,11 +277,6 @@ class DatasetCard:
 # --- where cards live ----------------------------------------------------------------------
 
 
-def card_dir(explicit: Path | None = None) -> Path:
-    """The first folder cards are looked for in (see `card_dirs`), for messages."""
-    return card_dirs(explicit)[0]
-
-
 def card_dirs(explicit: Path | None = None) -> list[Path]:
     """``explicit`` alone, else ``./datasets`` (your cards) then the shipped cards."""
     return lookup_folders("datasets", explicit)
@@ -290,17 +284,13 @@ def card_dirs(explicit: Path | None = None) -> list[Path]:
 
 def card_names(folder: Path | None = None) -> tuple[str, ...]:
     """The names of every card in the lookup folders, sorted."""
-    return tuple(sorted({p.stem for d in card_dirs(folder) for p in d.glob("*.toml")}))
+    return names_in(card_dirs(folder))
 
 
 def _find_card(name: str, folder: Path | None, skip: Path | None = None) -> Path | None:
     """The first ``<name>.toml`` in the lookup folders (other than ``skip``: a local card that
     takes a shipped card's name and inherits from it)."""
-    for d in card_dirs(folder):
-        path = d / f"{name}.toml"
-        if path.is_file() and (skip is None or path.resolve() != skip.resolve()):
-            return path
-    return None
+    return first_in(name, card_dirs(folder), skip=skip)
 
 
 def load_card(name_or_path: str | Path, *, folder: Path | None = None) -> DatasetCard:

@@ -9,6 +9,7 @@ Criteo's column names for the synthetic generator and a whole-file reader for sm
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from harness.data.readers.base import (
     ReadColumn,
     check_readable,
 )
-from harness.data.readers.delimited import TextLayout, iter_text_blocks
+from harness.data.readers.delimited import TextLayout, iter_text_blocks, read_whole
 
 __all__ = [
     "CATEGORICAL_COLUMNS",
@@ -86,20 +87,19 @@ def iter_criteo_blocks(
     for block in iter_text_blocks(
         Path(path), criteo_layout(), block_bytes=block_bytes, bad_rows=bad_rows
     ):
-        frame = block.frame.with_columns(pl.col(LABEL_COLUMN).cast(pl.UInt8)).select(COLUMNS)
-        yield Block(
-            frame, block.index, block.first_row, block.first_line, block.n_lines, block.skipped,
-            block.bytes_read,
-        )  # fmt: skip
+        yield dataclasses.replace(block, frame=_typed(block.frame))
 
 
 def read_criteo(
     path: Path, *, block_bytes: int = DEFAULT_BLOCK_BYTES, bad_rows: BadRows = "error"
 ) -> CriteoTable:
     """Read a whole Criteo file into one typed frame (see `iter_criteo_blocks`)."""
-    frames: list[pl.DataFrame] = []
-    skipped = 0
-    for block in iter_criteo_blocks(path, block_bytes=block_bytes, bad_rows=bad_rows):
-        frames.append(block.frame)
-        skipped += block.skipped
-    return CriteoTable(frame=pl.concat(frames, how="vertical", rechunk=True), skipped_rows=skipped)
+    frame, skipped = read_whole(
+        Path(path), criteo_layout(), block_bytes=block_bytes, bad_rows=bad_rows
+    )
+    return CriteoTable(frame=_typed(frame), skipped_rows=skipped)
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """``TYPED_SCHEMA``: the label as UInt8, the columns in file order."""
+    return frame.with_columns(pl.col(LABEL_COLUMN).cast(pl.UInt8)).select(COLUMNS)

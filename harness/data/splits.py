@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from harness.data.columns import GROUP, TIME
+from harness.data.hashing import splitmix64
 from harness.data.schema import SPLIT_NAMES
 from harness.errors import HarnessError
 
@@ -175,18 +176,10 @@ class SequentialSplit:
         return _IndexPlan(self, context.n_rows, context.seed)
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on uint64 arrays (wrapping arithmetic)."""
-    z = x + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 def _buckets(keys: np.ndarray, seed: int, parts: tuple[int, int, int]) -> np.ndarray:
     """Split codes of uint64 ``keys`` hashed with ``seed``, in proportions ``parts``."""
-    key = _splitmix64(np.array([seed & _MASK64], dtype=np.uint64))
-    bucket = _splitmix64(keys.astype(np.uint64) ^ key) % np.uint64(sum(parts))
+    key = splitmix64(np.array([seed & _MASK64], dtype=np.uint64))
+    bucket = splitmix64(keys.astype(np.uint64) ^ key) % np.uint64(sum(parts))
     cuts = np.array([parts[0], parts[0] + parts[1]], dtype=np.uint64)
     return np.searchsorted(cuts, bucket, side="right").astype(np.uint8)
 
@@ -307,8 +300,8 @@ class GroupSplit:
 
     def plan(self, context: SplitContext) -> SplitPlan:
         keys = np.sort(context.columns([GROUP])[GROUP].unique().to_numpy().astype(np.uint64))
-        key = _splitmix64(np.array([context.seed & _MASK64], dtype=np.uint64))
-        order = np.argsort(_splitmix64(keys ^ np.uint64(_GROUP_KEY) ^ key), kind="stable")
+        key = splitmix64(np.array([context.seed & _MASK64], dtype=np.uint64))
+        order = np.argsort(splitmix64(keys ^ np.uint64(_GROUP_KEY) ^ key), kind="stable")
         total = sum(self.parts)
         n = len(keys)
         cuts = (n * self.parts[0] // total, n * (self.parts[0] + self.parts[1]) // total)

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from harness.data.hashing import splitmix64
+
 __all__ = ["QUANTILES", "SAMPLE_ROWS", "BlockMoments", "Moments", "NumericSketch", "sample_mask"]
 
 SAMPLE_ROWS = 1 << 17
@@ -152,10 +154,7 @@ def sample_mask(first_row: int, rows: int, n_rows: int) -> np.ndarray:
     if n_rows <= SAMPLE_ROWS:
         return np.ones(rows, dtype=bool)
     index = np.arange(first_row, first_row + rows, dtype=np.uint64) ^ np.uint64(_SAMPLE_KEY)
-    z = index + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
+    z = splitmix64(index)
     threshold = np.uint64(int(SAMPLE_ROWS / n_rows * float(1 << 64)) & ((1 << 64) - 1))
     mask: np.ndarray = z < threshold
     return mask

@@ -21,7 +21,7 @@ import io
 import queue
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -524,7 +524,3 @@ def read_whole(
         frames.append(block.frame)
         skipped += block.skipped
     return pl.concat(frames, how="vertical", rechunk=True), skipped
-
-
-def names_of(columns: Sequence[ReadColumn]) -> tuple[str, ...]:
-    return tuple(c.name for c in columns)
