@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import HarnessError, RunInterruptedError
 
 __all__ = ["main"]
 
@@ -104,6 +106,17 @@ def _parser() -> argparse.ArgumentParser:
         "--search-spaces", type=Path, help="folder of <family>.toml files (default: search_spaces/)"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run already in --out (after Ctrl-C or a kill): recorded trials are kept",
+    )
+    again.add_argument(
+        "--fresh",
+        action="store_true",
+        help="move the run already in --out aside (runs/<suite>-<time>/) and start a new one",
+    )
 
     dash = sub.add_parser("dashboard", help="open optuna-dashboard over a suite's studies")
     dash.add_argument(
@@ -161,11 +174,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``harness`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args.command_line = " ".join(["harness", *map(shlex.quote, words)])
     try:
         return _dispatch(args)
     except HarnessError as e:
-        _err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+        _err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         return 2
+    except RunInterruptedError as e:
+        _err.print(f"[yellow]{escape(str(e))}[/]", soft_wrap=True)
+        return 130
     except KeyboardInterrupt:
         _err.print("[yellow]interrupted: results written so far are kept[/]")
         return 130

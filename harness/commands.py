@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.errors import HarnessError
@@ -22,6 +24,11 @@ def run(args: argparse.Namespace) -> int:
     models = None
     if args.models is not None:
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+        if not models:
+            from harness.pipeline import available_models, search_space_dirs
+
+            valid = ", ".join(available_models(search_space_dirs(args.search_spaces)))
+            raise HarnessError(f"--models is empty; valid: {valid}")
     options = RunOptions(
         suite=args.suite,
         data=args.data,
@@ -42,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         search_spaces=args.search_spaces,
         progress=not args.quiet,
+        resume=args.resume,
+        fresh=args.fresh,
+        command=getattr(args, "command_line", ""),
     )
     run_suite(options, _out)
     return 0
@@ -50,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
-    from harness.pipeline import RunPaths
+    from harness.run_folder import RunPaths
     from harness.suites import SUITES
 
     # A suite's name, or the name of a run on your own card (`harness run --card FILE`).
@@ -70,9 +80,22 @@ def dashboard(args: argparse.Namespace) -> int:
             )
         raise HarnessError(f"no studies at {paths.studies} ({hint})")
     url = f"sqlite:///{paths.studies.resolve()}"
+    _check_port(args.host, args.port)
     _out.print(f"optuna-dashboard over {url} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     optuna_dashboard.run_server(url, host=args.host, port=args.port)
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Raises a one-line error when the dashboard could not listen on ``host:port``."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise HarnessError(
+                f"cannot listen on {host}:{port} ({e.strerror or e}): pass --port OTHER "
+                f"(e.g. --port {port + 1})"
+            ) from None
 
 
 def suites() -> int:
@@ -108,7 +131,7 @@ def suites() -> int:
             searched = ", ".join(n.removeprefix("model.") for n in space.names) or "(none)"
             spaces.add_row(name, space.family, space.description, searched)
         except HarnessError as e:
-            spaces.add_row(name, "?", f"[red]{e}[/]", "")
+            spaces.add_row(name, "?", f"[red]{escape(str(e))}[/]", "")
     _out.print(spaces)
     parts = Table(
         title="Parts a neural model composes (kind = ... in a search space)", title_justify="left"

@@ -1,6 +1,6 @@
 """The one exception type a user sees as a one-line message instead of a traceback."""
 
-__all__ = ["HarnessError"]
+__all__ = ["HarnessError", "RunInterruptedError"]
 
 
 class HarnessError(Exception):
@@ -9,3 +9,7 @@ class HarnessError(Exception):
     The CLI prints it on one line and exits with status 2; anything else is a bug and keeps its
     traceback.
     """
+
+
+class RunInterruptedError(Exception):
+    """The user stopped a run (Ctrl-C): what finished is kept; the CLI exits with status 130."""

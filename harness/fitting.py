@@ -6,6 +6,7 @@ the validation curve) and ``FitResult`` (scores at the best epoch, the curve, th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,22 +34,33 @@ class EpochMetrics:
     test: Metrics | None = None
     valid_tasks: tuple[Metrics, ...] = ()
     test_tasks: tuple[Metrics, ...] = ()
+    out_of_time: bool = False
     n_params: int | None = None
 
 
 @dataclass(frozen=True)
 class TrainContext:
-    """Where and how a fit runs: threads and device come from the resources Ray granted."""
+    """Where and how a fit runs: threads and device come from the resources Ray granted.
+
+    ``deadline`` (a ``time.time()``) is when the fit's share of the time budget ends: a family
+    checks ``out_of_time()`` after each epoch (a GBDT after each block of rounds) and stops
+    there, keeping its best epoch so far, so that one model cannot eat the next one's share.
+    """
 
     seed: int = 0
     threads: int = 1
     device: str = "cpu"
     on_epoch: Callable[[EpochMetrics], None] = field(default=lambda _m: None, compare=False)
     show_progress: bool = False
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads=}")
+
+    def out_of_time(self) -> bool:
+        """Whether the deadline has passed (never, without one)."""
+        return self.deadline is not None and time.time() >= self.deadline
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,8 @@ class FitResult:
 
     ``valid`` and ``test`` score the first (primary) task, which the search maximises;
     ``valid_tasks`` and ``test_tasks`` score every task in label order (empty: only one task
-    was scored).
+    was scored). ``out_of_time`` is True when the deadline stopped the fit before its own early
+    stopping did: the scores are those of its best epoch until then.
     """
 
     valid: Metrics
@@ -70,3 +83,4 @@ class FitResult:
     notes: str = ""
     valid_tasks: tuple[Metrics, ...] = ()
     test_tasks: tuple[Metrics, ...] = ()
+    out_of_time: bool = False

@@ -1,28 +1,36 @@
 """``harness run``: raw data to leaderboard, one suite at a time.
 
 Order matters for a user's time: every model name and search space is checked before any data
-is read, every space is checked against the dataset's schema before any trial runs (each corner
-of the space is built on torch's meta device: an impossible rank or width is a one-line error,
-not a failed trial), and the leaderboard is rewritten after each model, so an interrupted run
-keeps what it finished.
+is read, and the output folder is checked writable and locked (`harness.run_folder`); every
+space is checked against the dataset's schema before any trial runs (each corner of the space is
+built on torch's meta device: an impossible rank or width is a one-line error, not a failed
+trial), and the leaderboard is rewritten after each model, so an interrupted run keeps what it
+finished.
+
+A folder holding an earlier run is continued with ``--resume``: trials recorded there count
+toward ``--trials`` (an interrupted one does not), trials a killed run left running are closed
+as interrupted, and the time budget is what the invocations together may spend. One Ctrl-C
+stops the run (see `harness.tuning.stop`) and exits 130 after writing the leaderboard.
 
 The time budget is shared by the models in turn: each gets what is left divided by the models
 left (time one model leaves unused goes to the next ones). No trial starts in the last fifth of
-a model's share, and trials still running at its end are stopped and kept with the scores of
-their best epoch so far, so no model eats into another's share.
+a model's share, and a trial still running at its end stops at its next epoch end, keeping the
+scores of its best epoch so far, so no model eats into another's share.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 import harness
 from harness.data.cache import load_encoded
@@ -30,15 +38,16 @@ from harness.data.card import DatasetCard, load_card
 from harness.data.preprocess import PreprocessConfig, prepare_dataset
 from harness.data.registry import write_synthetic
 from harness.data.schema import EncodedDataset
-from harness.data.sources import resolve_data
+from harness.data.sources import DataSource, resolve_data
 from harness.data.splits import get_protocol
-from harness.errors import HarnessError
+from harness.errors import HarnessError, RunInterruptedError
 from harness.families.registry import get_family
 from harness.leaderboard.console import leaderboard_table
 from harness.leaderboard.markdown import RunInfo, render, write_atomic
 from harness.leaderboard.summary import ModelSummary, summarize
 from harness.paths import cache_root, downloads_dir, first_in, lookup_folders, names_in
-from harness.results.table import TrialResult, read_results
+from harness.results.table import TrialResult, append_results, read_results
+from harness.run_folder import RunLock, RunPaths, RunState, check_writable, move_aside
 from harness.suites import Suite, get_suite, suite_for_card
 from harness.tuning.space import SearchSpace, load_search_space
 
@@ -61,6 +70,10 @@ __all__ = [
 _GRACE_EPOCHS = {"neural": 1, "gbdt": 4}
 # No trial starts in the last fifth of a model's share; the share's end stops those running.
 _LAUNCH_SHARE = 0.8
+# Seconds of a share kept for stopping trials and closing the tuning, so the share holds.
+_TEARDOWN_S = 3.0
+# A model is not started with less than this left.
+_MIN_SHARE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -91,27 +104,11 @@ class RunOptions:
     out: Path = Path(".")
     search_spaces: Path | None = None
     progress: bool = True
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """Where a suite's outputs go: ``<out>/leaderboards/<label>.md`` and ``<out>/runs/<label>/``."""
-
-    label: str
-    leaderboard: Path
-    results: Path
-    studies: Path
-
-    @classmethod
-    def of(cls, out: Path, suite: str, synthetic: bool) -> RunPaths:
-        label = f"{suite}-synthetic" if synthetic else suite
-        run_dir = out / "runs" / label
-        return cls(
-            label=label,
-            leaderboard=out / "leaderboards" / f"{label}.md",
-            results=run_dir / "results.parquet",
-            studies=run_dir / "studies.sqlite3",
-        )
+    # An earlier run in the same folder: continue it (resume) or move it aside (fresh).
+    resume: bool = False
+    fresh: bool = False
+    # The command line, for the run's record and the leaderboard.
+    command: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,14 +191,17 @@ def _fitting_defaults(
             checked += check_against_data([space], dataset)
             kept.append(space)
         except HarnessError as e:
-            console.print(f"[yellow]{space.name} left out: it does not fit this dataset ({e})[/]")
+            console.print(
+                f"[yellow]{space.name} left out: it does not fit this dataset ({escape(str(e))})[/]"
+            )
     if not kept:
         raise HarnessError(f"none of the default models fits {dataset.title}; pass --models")
     return kept, checked
 
 
-def _data(card: DatasetCard, suite: Suite, opts: RunOptions, console: Console) -> EncodedDataset:
-    source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
+def _data(
+    card: DatasetCard, suite: Suite, opts: RunOptions, source: DataSource, console: Console
+) -> EncodedDataset:
     presplit = source.files is not None and source.files.presplit
     if presplit and opts.protocol not in (None, "files"):
         raise HarnessError(
@@ -214,7 +214,7 @@ def _data(card: DatasetCard, suite: Suite, opts: RunOptions, console: Console) -
         bad_rows=opts.bad_rows,  # type: ignore[arg-type]
     )
     if source.files is not None:
-        console.print(f"data: {source.path} (from {source.origin})")
+        console.print(f"data: {escape(str(source.path))} (from {escape(source.origin)})")
         if opts.address is not None and len(source.files.main) > 1:
             # Several raw files and a cluster: one Ray task per file (harness/distributed/).
             from harness.distributed.prepare import prepare_distributed
@@ -279,26 +279,215 @@ def _suite_and_card(opts: RunOptions) -> tuple[Suite, DatasetCard]:
 
 
 def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
-    """Runs one suite end to end and writes its leaderboard; see the module docstring."""
-    from harness.tuning.tuner import ray_session, tune_model  # the one module importing ray
+    """Runs one suite end to end and writes its leaderboard; see the module docstring.
 
+    Raises:
+        HarnessError: a user mistake, in one line, before any work it would waste.
+        RunInterruptedError: Ctrl-C stopped the run; what finished is on the leaderboard.
+    """
     suite, card = _suite_and_card(opts)
     spaces = load_models(opts.models or suite.models, search_space_dirs(opts.search_spaces))
-    dataset = _data(card, suite, opts, console)
-    with console.status("checking every search space against the dataset's schema"):
-        if opts.models:  # asked for by name: each must fit
-            checked = check_against_data(spaces, dataset)
-        else:
-            spaces, checked = _fitting_defaults(spaces, dataset, console)
-    console.print(f"search spaces: {checked} corner configurations fit the dataset")
-    paths = RunPaths.of(opts.out, suite.name, dataset.synthetic)
+    source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
+    paths = RunPaths.of(opts.out, suite.name, synthetic=source.files is None)
+    check_writable(paths.run_dir.parent, paths.leaderboard.parent)
+    with RunLock(paths):
+        earlier = _open_run(paths, opts, console)
+        dataset = _data(card, suite, opts, source, console)
+        with console.status("checking every search space against the dataset's schema"):
+            if opts.models:  # asked for by name: each must fit
+                checked = check_against_data(spaces, dataset)
+            else:
+                spaces, checked = _fitting_defaults(spaces, dataset, console)
+        console.print(f"search spaces: {checked} corner configurations fit the dataset")
+        return _tune_suite(opts, suite, card, dataset, spaces, paths, earlier, console)
+
+
+def _open_run(paths: RunPaths, opts: RunOptions, console: Console) -> RunState | None:
+    """The earlier run in the folder to continue (``--resume``), or None for a new run.
+
+    Raises:
+        HarnessError: the folder holds results and neither ``--resume`` nor ``--fresh`` says
+            what to do with them.
+    """
+    if not paths.has_results():
+        if opts.resume:
+            console.print(f"nothing to resume in {escape(str(paths.run_dir))}: starting a new run")
+        return None
+    if opts.fresh:
+        moved = move_aside(paths)
+        console.print(f"moved the earlier run to {escape(str(moved))}; starting a new run")
+        return None
+    state = RunState.load(paths.state)
+    if not opts.resume:
+        trials = len(read_results(paths.results)) if paths.results.exists() else 0
+        last = state.invocations[-1] if state and state.invocations else None
+        when = f", last started {last.started_at}, {last.outcome}" if last else ""
+        raise HarnessError(
+            f"{paths.run_dir} holds an earlier run ({trials} trials{when}); add --resume to "
+            "continue it, or --fresh to move it aside and start over"
+        )
+    return state or RunState(dataset_id="", time_budget_s=0.0, trials_per_model=0)
+
+
+def _tune_suite(
+    opts: RunOptions,
+    suite: Suite,
+    card: DatasetCard,
+    dataset: EncodedDataset,
+    spaces: Sequence[SearchSpace],
+    paths: RunPaths,
+    earlier: RunState | None,
+    console: Console,
+) -> RunOutcome:
+    from harness.tuning.stop import StopRequest  # these import ray
+    from harness.tuning.studies import close_stale_trials, open_storage
+    from harness.tuning.tuner import TuneOptions, ray_session, tune_model
+
     dataset_id = Path(dataset.cache_dir).name if dataset.cache_dir else dataset.name
+    if earlier is not None and earlier.dataset_id not in ("", dataset_id):
+        raise HarnessError(
+            f"--resume: {paths.run_dir} was run on other data (cache {earlier.dataset_id}, now "
+            f"{dataset_id}: another --data, --protocol, --min-count or --seed?); pass the same "
+            "options, or --fresh to start over"
+        )
     trials = opts.trials or suite.trials
     default_budget = suite.synthetic_time_budget_s if dataset.synthetic else suite.time_budget_s
     budget = opts.time_budget_s or default_budget
-    cpus_per_trial = opts.cpus_per_trial or 1
-    started = datetime.now(UTC)
-    info = RunInfo(
+    state = dataclasses.replace(
+        earlier or RunState(dataset_id, budget, trials),
+        dataset_id=dataset_id,
+        time_budget_s=budget,
+        trials_per_model=trials,
+    ).started(opts.command or "harness run")
+    state.save(paths.state)
+    if paths.studies.exists():
+        closed = close_stale_trials(
+            open_storage(paths.studies), lambda rows: append_results(paths.results, rows)
+        )
+        if closed:
+            console.print(f"{closed} trials left running by an earlier run recorded as interrupted")
+    info = _run_info(opts, suite, card, dataset, spaces, paths, trials, budget)
+    if dataset.skipped_rows:
+        console.print(f"[yellow]skipped {dataset.skipped_rows:,} malformed rows (--bad-rows skip)")
+    console.print(
+        f"{escape(dataset.title)}: train {dataset.train.n_rows:,} · valid "
+        f"{dataset.valid.n_rows:,} · test {dataset.test.n_rows:,} rows, protocol {dataset.protocol}"
+    )
+    done = _trials_done(paths, dataset_id)
+    pending = [(s, trials - done.get((s.name, s.fingerprint), 0)) for s in spaces]
+    for space, left_trials in pending:
+        if left_trials <= 0:
+            console.print(f"{space.name}: {trials} trials already recorded; nothing to run")
+    pending = [(s, n) for s, n in pending if n > 0]
+    budget_left = budget - state.spent_total
+    if pending and budget_left <= 0:
+        console.print(
+            f"[yellow]the time budget of {budget:g} s is spent; pass a larger --time-budget to "
+            "run the models left[/]"
+        )
+    stop = StopRequest()
+    this_run: list[TrialResult] = []
+    summaries: list[ModelSummary] = []
+    outcome = "failed"
+    try:
+        with (
+            stop.listening(lambda text: console.print(f"[yellow]{text}[/]")),
+            ray_session(opts.address) as cluster,
+        ):
+            gpus = opts.gpus_per_trial
+            if gpus is None:
+                gpus = 1.0 if cluster.gpus >= 1 else 0.0
+            deadline = time.monotonic() + budget_left
+            for i, (space, n) in enumerate(pending):
+                left = deadline - time.monotonic()
+                if stop.requested or left <= _MIN_SHARE_S:
+                    if not stop.requested:
+                        console.print(f"[yellow]time budget spent: {space.name} not tuned[/]")
+                    continue
+                share = left / (len(pending) - i)
+                family = get_family(space.family)
+                t0 = time.monotonic()
+
+                def spent_so_far(
+                    _row: TrialResult,
+                    base: RunState = state,
+                    model: str = space.name,
+                    t0: float = t0,
+                ) -> None:
+                    # After every trial: a killed run loses at most one trial's time.
+                    base.spent(model, time.monotonic() - t0).save(paths.state)
+
+                try:
+                    rows = tune_model(
+                        space,
+                        dataset,
+                        TuneOptions(
+                            suite=paths.label,
+                            study_db=paths.studies,
+                            results_path=paths.results,
+                            dataset_id=dataset_id,
+                            num_samples=n,
+                            time_budget_s=_LAUNCH_SHARE * share,
+                            hard_time_limit_s=max(1.0, share - _TEARDOWN_S),
+                            seed=opts.seed,
+                            cpus_per_trial=opts.cpus_per_trial or 1,
+                            gpus_per_trial=gpus if family.kind == "neural" else 0.0,
+                            grace_period=_GRACE_EPOCHS[family.kind],
+                            address=opts.address,
+                            show_progress=opts.progress,
+                        ),
+                        load_dataset=_load_cached,
+                        console=console,
+                        stop=stop,
+                        on_row=spent_so_far,
+                    )
+                    this_run.extend(rows)
+                finally:
+                    state = state.spent(space.name, time.monotonic() - t0)
+                    state.save(paths.state)
+                    summaries = _write_leaderboard(paths, info, spaces, state, stop.requested)
+        outcome = "interrupted" if stop.requested else "finished"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+    finally:
+        state = state.ended(outcome)
+        state.save(paths.state)
+    summaries = _write_leaderboard(paths, info, spaces, state, outcome == "interrupted")
+    console.print(leaderboard_table(f"Leaderboard: {dataset.title}", summaries))
+    console.print(
+        f"leaderboard: {escape(str(paths.leaderboard))}\nevery trial: {escape(str(paths.results))}"
+    )
+    if outcome == "interrupted":
+        raise RunInterruptedError(
+            f"interrupted: {len(this_run)} trials recorded in this run, the leaderboard of what "
+            f"finished is {paths.leaderboard}; the same command with --resume continues it"
+        )
+    return RunOutcome(paths, dataset, tuple(summaries), tuple(this_run))
+
+
+def _trials_done(paths: RunPaths, dataset_id: str) -> dict[tuple[str, str], int]:
+    """(model, fingerprint) -> trials that ended on this data (interrupted ones do not count)."""
+    if not paths.results.exists():
+        return {}
+    done: dict[tuple[str, str], int] = {}
+    for r in read_results(paths.results):
+        if r.dataset == dataset_id and r.status != "interrupted":
+            key = (r.model, r.space_fingerprint)
+            done[key] = done.get(key, 0) + 1
+    return done
+
+
+def _run_info(
+    opts: RunOptions,
+    suite: Suite,
+    card: DatasetCard,
+    dataset: EncodedDataset,
+    spaces: Sequence[SearchSpace],
+    paths: RunPaths,
+    trials: int,
+    budget: float,
+) -> RunInfo:
+    return RunInfo(
         suite=suite.name,
         title=dataset.title,
         synthetic=dataset.synthetic,
@@ -310,9 +499,9 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         n_num=dataset.schema.n_num,
         n_cat=dataset.schema.n_cat,
         vocabulary=sum(dataset.schema.cardinalities),
-        started_at=f"{started:%Y-%m-%d %H:%M} UTC",
+        started_at=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         harness_version=harness.__version__,
-        resources=_resources(cpus_per_trial, opts.address),
+        resources=_resources(opts.cpus_per_trial or 1, opts.address),
         trials_per_model=trials,
         time_budget_s=budget,
         results_path=str(paths.results),
@@ -321,68 +510,33 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         tasks=dataset.schema.labels,
         group=dataset.schema.query_group,
         card=card.path,
+        command=opts.command,
     )
-    if dataset.skipped_rows:
-        console.print(f"[yellow]skipped {dataset.skipped_rows:,} malformed rows (--bad-rows skip)")
-    console.print(
-        f"{dataset.title}: train {dataset.train.n_rows:,} · valid {dataset.valid.n_rows:,} · "
-        f"test {dataset.test.n_rows:,} rows, protocol {dataset.protocol}"
-    )
-    wall: dict[str, float] = {}
-    summaries: list[ModelSummary] = []
-    this_run: list[TrialResult] = []
-    deadline = time.monotonic() + budget
-    with ray_session(opts.address) as cluster:
-        gpus = opts.gpus_per_trial
-        if gpus is None:
-            gpus = 1.0 if cluster.gpus >= 1 else 0.0
-        for i, space in enumerate(spaces):
-            family = get_family(space.family)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                console.print(f"[yellow]time budget spent: {space.name} not tuned[/]")
-                break
-            share = left / (len(spaces) - i)
-            t0 = time.monotonic()
-            rows = tune_model(
-                space,
-                dataset,
-                suite=paths.label,
-                dataset_id=dataset_id,
-                study_db=paths.studies,
-                num_samples=trials,
-                time_budget_s=_LAUNCH_SHARE * share,
-                hard_time_limit_s=share,
-                seed=opts.seed,
-                cpus_per_trial=cpus_per_trial,
-                gpus_per_trial=gpus if family.kind == "neural" else 0.0,
-                grace_period=_GRACE_EPOCHS[family.kind],
-                address=opts.address,
-                results_path=paths.results,
-                load_dataset=_load_cached,
-                show_progress=opts.progress,
-                console=console,
-            )
-            wall[space.name] = time.monotonic() - t0
-            this_run.extend(rows)
-            summaries = _write_leaderboard(paths, info, spaces, wall, dataset_id)
-    console.print(leaderboard_table(f"Leaderboard: {dataset.title}", summaries))
-    console.print(f"leaderboard: {paths.leaderboard}\nevery trial: {paths.results}")
-    return RunOutcome(paths, dataset, tuple(summaries), tuple(this_run))
 
 
 def _write_leaderboard(
     paths: RunPaths,
     info: RunInfo,
     spaces: Sequence[SearchSpace],
-    wall: Mapping[str, float],
-    dataset_id: str,
+    state: RunState,
+    interrupted: bool,
 ) -> list[ModelSummary]:
     # Every trial ever run on this exact data (same cache key) with the same search space (same
-    # fingerprint), not just this run's: a re-run adds trials to the same studies, and the
-    # leaderboard reflects all of them; trials of an edited space are counted, not ranked.
-    rows = [r for r in read_results(paths.results) if r.dataset == dataset_id]
+    # fingerprint), over every invocation on the folder; trials of an edited space are counted,
+    # not ranked.
+    rows = (
+        [r for r in read_results(paths.results) if r.dataset == state.dataset_id]
+        if (paths.results.exists())
+        else []
+    )
     models = {s.name: (get_family(s.family).kind, s.fingerprint) for s in spaces}
-    summaries = summarize(rows, models, wall)
-    write_atomic(paths.leaderboard, render(info, summaries))
+    summaries = summarize(rows, models, state.spent_s, asked=state.trials_per_model)
+    run = dataclasses.replace(
+        info,
+        interrupted=interrupted,
+        invocations=len(state.invocations),
+        started_at=state.invocations[0].started_at if state.invocations else info.started_at,
+        wall_seconds=state.spent_total,
+    )
+    write_atomic(paths.leaderboard, render(run, summaries))
     return summaries

@@ -143,4 +143,5 @@ def test_a_space_impossible_for_the_schema_fails_before_any_trial(
     line = _one_line_error(err)
     assert "dcnv2.toml" in line and "model.interaction.cross.rank = 100000" in line
     assert "impossible for criteo (synthetic)" in line and "rank=100000" in line
-    assert not (tmp_path / "runs").exists(), "no trial may run before every space fits the data"
+    run = tmp_path / "runs" / "criteo-synthetic"
+    assert not run.exists(), "no trial may run before every space fits the data"

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import ray
 
+from harness.distributed.reaper import children_of, start_reaper
 from harness.errors import HarnessError
 
 __all__ = ["ClusterResources", "ray_session"]
@@ -78,7 +80,8 @@ def ray_session(
     """Ray for the duration of a ``with`` block: joins ``address`` or starts a quiet local cluster.
 
     A Ray already initialised in this process is used as it is and left running; one started
-    here is shut down on leaving the block (also on an error or Ctrl-C).
+    here is shut down on leaving the block (also on an error or Ctrl-C), and its processes are
+    killed by a watcher if this process dies without shutting it down (``kill -9``).
 
     Args:
         address: an existing cluster (``"auto"``, ``"host:6379"``, ``"ray://host:10001"``); None
@@ -93,7 +96,19 @@ def ray_session(
         yield _cluster()
         return
     _init_ray(address, num_cpus, num_gpus)
+    reaper = _reaper() if address is None else None
     try:
         yield _cluster()
     finally:
         ray.shutdown()
+        if reaper is not None and reaper.stdin is not None:
+            reaper.stdin.close()  # the watcher kills what the shutdown left, then exits
+
+
+def _reaper() -> subprocess.Popen[bytes] | None:
+    """A watcher that ends this local Ray's processes when this process ends (see `reaper`)."""
+    node = getattr(ray._private.worker, "_global_node", None)  # Ray has no public handle
+    if node is None:
+        return None
+    pids = [p.process.pid for infos in node.all_processes.values() for p in infos if p.process]
+    return start_reaper([*pids, *children_of(pids)])

@@ -194,20 +194,36 @@ class CurveRecorder:
     Args:
         every: rounds between two samples.
         on_epoch: the ``TrainContext.on_epoch`` callback.
+        out_of_time: the ``TrainContext.out_of_time`` check.
     """
 
-    def __init__(self, every: int, on_epoch: Callable[[EpochMetrics], None]) -> None:
+    def __init__(
+        self,
+        every: int,
+        on_epoch: Callable[[EpochMetrics], None],
+        out_of_time: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._every = every
         self._on_epoch = on_epoch
+        self._out_of_time = out_of_time
         self._curve: list[EpochMetrics] = []
         self._last: tuple[int, float, float] | None = None
         self._block_start = time.perf_counter()
+        self.stopped = False
 
-    def observe(self, round_: int, auc: float, logloss: float) -> None:
-        """Records round ``round_`` (1-based) and emits a sample on block boundaries."""
+    def observe(self, round_: int, auc: float, logloss: float) -> bool:
+        """Records round ``round_`` (1-based) and emits a sample on block boundaries.
+
+        Returns:
+            False once the fit's deadline has passed (checked at block boundaries): the caller
+            stops boosting there, keeping its best round so far.
+        """
         self._last = (round_, auc, logloss)
         if round_ % self._every == 0:
             self._emit()
+            if self._out_of_time():
+                self.stopped = True
+        return not self.stopped
 
     def finish(self) -> tuple[EpochMetrics, ...]:
         """Emits the last observed round if it was not on a block boundary; returns the curve."""
@@ -241,6 +257,7 @@ class TaskFit:
     n_params: int
     rounds: int
     probabilities: bool = True
+    out_of_time: bool = False
 
 
 def _ignore(_: EpochMetrics) -> None:
@@ -288,4 +305,5 @@ def fit_tasks(
         notes="; ".join(notes),
         valid_tasks=valid if len(fits) > 1 else (),
         test_tasks=test if len(fits) > 1 else (),
+        out_of_time=any(f.out_of_time for f in fits),
     )

@@ -129,8 +129,8 @@ class _Recorder:
     def after_iteration(self, info: Any) -> bool:
         valid = info.metrics["validation"]
         # info.iteration is 1-based: the number of trees built so far.
-        self._recorder.observe(int(info.iteration), valid["AUC"][-1], valid["Logloss"][-1])
-        return True  # keep training; early stopping is CatBoost's own
+        # False stops boosting (the deadline passed); early stopping is CatBoost's own.
+        return self._recorder.observe(int(info.iteration), valid["AUC"][-1], valid["Logloss"][-1])
 
 
 class CatBoostFamily:
@@ -181,7 +181,7 @@ class CatBoostFamily:
                 allow_writing_files=False,
                 verbose=False,
             )
-            recorder = CurveRecorder(config.rounds_per_epoch, on_epoch)
+            recorder = CurveRecorder(config.rounds_per_epoch, on_epoch, ctx.out_of_time)
             model.fit(pools["train"], eval_set=pools["valid"], callbacks=[_Recorder(recorder)])
             curve = recorder.finish()
             # Symmetric trees: a tree with 2**d leaf values has one split per level (d splits);
@@ -195,6 +195,7 @@ class CatBoostFamily:
                 curve=curve,
                 n_params=int(leaves.sum() + np.log2(np.maximum(leaves, 1)).round().sum()),
                 rounds=curve[-1].epoch if curve else int(model.tree_count_),
+                out_of_time=recorder.stopped,
             )
 
         return fit_tasks(data, train, ctx, notes, fit_one)

@@ -209,12 +209,17 @@ class LightGBMFamily:
                 label=np.ascontiguousarray(data.valid.y[:, task], dtype=np.float32),
                 reference=dtrain,
             )
-            recorder = CurveRecorder(config.rounds_per_epoch, on_epoch)
+            recorder = CurveRecorder(config.rounds_per_epoch, on_epoch, ctx.out_of_time)
+            top: list[Any] = [-math.inf, 0, []]  # AUC, iteration, evaluation list
 
             def record(env: Any) -> None:
                 scores = {name: value for _, name, value, *_ in env.evaluation_result_list}
                 loss = scores.get("binary_logloss", math.nan)
-                recorder.observe(env.iteration + 1, scores["auc"], loss)
+                if scores["auc"] > top[0]:
+                    top[:] = [scores["auc"], env.iteration, env.evaluation_result_list]
+                if not recorder.observe(env.iteration + 1, scores["auc"], loss):
+                    # The deadline passed: stop as early stopping does, at the best round.
+                    raise lgb.callback.EarlyStopException(top[1], top[2])
 
             booster = lgb.train(
                 params,
@@ -238,6 +243,7 @@ class LightGBMFamily:
                 n_params=_count_nodes(booster, best),
                 rounds=booster.current_iteration(),
                 probabilities=config.objective == "binary",
+                out_of_time=recorder.stopped,
             )
 
         return fit_tasks(data, train, ctx, notes, fit_one)

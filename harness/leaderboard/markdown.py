@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.atomic import write_text_atomic
 from harness.leaderboard.summary import ModelSummary
 from harness.results.table import TrialResult
 
-__all__ = ["RunInfo", "format_count", "format_params", "format_seconds", "render", "write_atomic"]
+__all__ = [
+    "RunInfo",
+    "format_count",
+    "format_params",
+    "format_seconds",
+    "render",
+    "shown_path",
+    "write_atomic",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,12 @@ class RunInfo:
     tasks: tuple[str, ...] = ("label",)
     group: str | None = None
     card: str = ""
+    # Stopped by Ctrl-C before it finished; how many invocations (a resumed run has several)
+    # and the tuning wall time they spent together; the command line that ran it.
+    interrupted: bool = False
+    invocations: int = 1
+    wall_seconds: float = 0.0
+    command: str = ""
 
 
 def format_seconds(s: float) -> str:
@@ -88,6 +101,11 @@ def _per_task(r: TrialResult) -> str:
     return " · ".join(f"{label} {_metric(m.get('test_auc'))}" for label, m in tasks.items())
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _metric(v: float | None, digits: int = 4) -> str:
     return "—" if v is None or v != v else f"{v:.{digits}f}"
 
@@ -103,10 +121,49 @@ def _lift(s: ModelSummary) -> str:
     return "—" if s.lift is None else f"{s.lift:+.4f}"
 
 
+def shown_path(text: str) -> str:
+    """A path as a leaderboard shows it: under the harness cache, the working folder or the home
+    folder it is written relative to them (a committed board names no machine's folders)."""
+    from harness.paths import harness_home, shipped_folder  # where the cache and package live
+
+    path = Path(text)
+    if not path.is_absolute():
+        return text
+    bases = (
+        (shipped_folder("datasets").parent, "<harness>"),
+        (harness_home(), "$HARNESS_HOME"),
+        (Path.cwd(), "."),
+        (Path.home(), "~"),
+    )
+    for base, name in bases:
+        try:
+            return f"{name}/{path.relative_to(base.resolve())}"
+        except ValueError:
+            continue
+    return text
+
+
+def _trials(s: ModelSummary) -> str:
+    of = f" of {s.asked}" if s.asked else ""
+    extra = f", {s.interrupted} interrupted" if s.interrupted else ""
+    return f"{s.trials}{of} ({s.complete}/{s.pruned}/{s.failed}{extra})"
+
+
+def _model(s: ModelSummary) -> str:
+    return f"{s.model} (cut short)" if s.cut_short else s.model
+
+
 def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
     """The whole markdown page: header with data and run facts, the ranked table, notes."""
     train, valid, test = info.rows
     lines = [f"# Leaderboard: {info.title}", ""]
+    if info.interrupted:
+        lines += [
+            "> **Interrupted.** This run was stopped (Ctrl-C) before it finished: the table",
+            "> shows the trials that ended before the stop. The same command with `--resume`",
+            "> continues it.",
+            "",
+        ]
     if info.synthetic:
         name = info.suite.removesuffix("-synthetic")
         lines += [
@@ -120,7 +177,7 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
         "| | |",
         "|---|---|",
         f"| suite | `{info.suite}` |",
-        f"| data | {info.source} |",
+        f"| data | {shown_path(info.source)} |",
         f"| protocol | {info.protocol}, minimum count {info.min_count} |",
         f"| rows | train {format_count(train)} · valid {format_count(valid)} · "
         f"test {format_count(test)}"
@@ -133,12 +190,17 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
         + (f"; groups: {info.group} (GAUC and NDCG@10 per group)" if info.group else "")
         + " |",
     ]
+    if info.command:
+        lines.append(f"| command | `{info.command}` |")
     if info.card:
-        lines.append(f"| dataset card | `{info.card}` |")
+        lines.append(f"| dataset card | `{shown_path(info.card)}` |")
     lines += [
         f"| run | {info.started_at}, harness {info.harness_version}, {info.resources} |",
-        f"| search | up to {info.trials_per_model} trials per model, "
-        f"time budget {format_seconds(info.time_budget_s)} shared by the models |",
+        f"| search | {info.trials_per_model} trials per model asked, time budget "
+        f"{format_seconds(info.time_budget_s)} shared by the models; tuning took "
+        f"{format_seconds(info.wall_seconds)}"
+        + (f" over {info.invocations} invocations (resumed)" if info.invocations > 1 else "")
+        + " |",
         "",
         "## Best configuration per model",
         "",
@@ -158,22 +220,30 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
     ]
     for rank, s in enumerate(rows, start=1):
         b = s.best
-        counts = f"{s.trials} ({s.complete}/{s.pruned}/{s.failed})"
+        counts = _trials(s)
         if b is None:
             blanks = " — |" * (2 * ranking + multi)
             lines.append(
-                f"| — | {s.model} | — | — | — | — |{blanks} {counts} | "
+                f"| — | {_model(s)} | — | — | — | — |{blanks} {counts} | "
                 f"{format_seconds(s.wall_seconds)} | — | — | no completed trial |"
             )
             continue
         lines.append(
-            f"| {rank} | {s.model} | {_metric(b.valid_auc)} | {_metric(b.test_auc)} | "
+            f"| {rank} | {_model(s)} | {_metric(b.valid_auc)} | {_metric(b.test_auc)} | "
             f"{_metric(b.test_logloss)} | {_lift(s)} |"
             + (f" {_metric(b.test_gauc)} | {_metric(b.test_ndcg10)} |" if ranking else "")
             + (f" {_per_task(b) or '—'} |" if multi else "")
             + f" {counts} | {format_seconds(s.wall_seconds)} | {_seconds(b.train_seconds)} | "
             f"{format_params(b.n_params)} | {_config(b.params)} |"
         )
+    cut = [(s.model, s.cut_short) for s in rows if s.cut_short]
+    if cut:
+        lines += ["", "Cut short (not the result of a finished search; compare with care):", ""]
+        lines += [f"- {model}: {why}" for model, why in cut]
+    failures = [(s.model, e, n) for s in rows for e, n in s.failures]
+    if failures:
+        lines += ["", "Failed trials (the traceback of each is named in its row's notes):", ""]
+        lines += [f"- {model}: {n} × {_one_line(e)}" for model, e, n in failures]
     notes = [(s.model, s.best.notes) for s in rows if s.best is not None and s.best.notes]
     notes += [
         (s.model, f"{s.older} trials of an earlier version of its search space are not ranked")
@@ -199,7 +269,8 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
         "are within seed-to-seed noise. Parameters count weights for neural rankers and tree",
         "nodes for GBDTs.",
         "",
-        f"Every trial: `{info.results_path}` (parquet). Studies: `{info.storage_url}`",
+        f"Every trial: `{shown_path(info.results_path)}` (parquet). Studies: "
+        f"`sqlite:///{shown_path(info.storage_url.removeprefix('sqlite:///'))}`",
         f"(open with `harness dashboard --suite {info.suite}"
         + (" --synthetic" if info.synthetic else "")
         + "`).",
@@ -210,13 +281,4 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
 
 def write_atomic(path: Path, text: str) -> Path:
     """Writes ``text`` to ``path`` via a temporary file and ``os.replace``: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text)

@@ -12,8 +12,6 @@ import dataclasses
 import fcntl
 import json
 import math
-import os
-import tempfile
 import typing
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any, Literal
 import polars as pl
 
 import harness
+from harness.atomic import replace_atomically
 
 __all__ = [
     "RESULT_SCHEMA",
@@ -35,7 +34,7 @@ __all__ = [
     "read_results_frame",
 ]
 
-Status = Literal["complete", "pruned", "failed"]
+Status = Literal["complete", "pruned", "failed", "interrupted"]
 STATUSES: tuple[str, ...] = typing.get_args(Status)
 
 
@@ -44,8 +43,10 @@ class TrialResult:
     """One trial, one flat row.
 
     Metrics are those of the best validation epoch (for a GBDT: the best boosting round). A
-    pruned trial (stopped by the scheduler) has validation metrics from its curve so far and no
-    test metrics; a failed one has ``error`` and whatever it reported before failing.
+    pruned trial (stopped by the ASHA scheduler or by its share of the time budget) has the
+    validation metrics of its best epoch so far, and test metrics where the family scored test
+    at that epoch; a failed one has ``error`` and whatever it reported before failing; an
+    interrupted one (Ctrl-C, or a killed run) has its curve so far and is never ranked.
 
     Attributes:
         suite: the benchmark suite (e.g. "criteo").
@@ -59,13 +60,14 @@ class TrialResult:
         config: the resolved typed config as JSON, in the layout of a search-space file (every
             value a constant), so the trial can be re-run exactly.
         task_metrics: per-task scores as JSON, ``{label: {valid_auc, valid_logloss, test_auc,
-            test_logloss}}`` ("{}" when only the primary task was scored).
+            test_logloss, test_gauc, test_ndcg10}}`` ("{}" unless the data has several tasks).
         study: the Optuna study the trial belongs to ("<suite>/<model>@<fingerprint>").
         trial_id: Ray Tune's trial id (unique within a run).
         study_trial: the Optuna trial number in ``study`` (None if unknown).
         params: the sampled parameters as JSON (Optuna primitives; see ``SearchSpace``).
         seed: the training seed.
-        status: "complete", "pruned" or "failed".
+        status: "complete", "pruned", "failed" or "interrupted" (its Optuna trial: COMPLETE,
+            PRUNED, FAIL, FAIL).
         error: the failure, one line ("" unless failed).
         valid_auc, valid_logloss, test_auc, test_logloss: scores (None where not measured).
         test_gauc, test_ndcg10: per-group AUC and NDCG@10 on grouped data (None otherwise).
@@ -218,17 +220,7 @@ def append_results(path: str | Path, rows: Iterable[TrialResult]) -> int:
             old = pl.read_parquet(path)
             # "diagonal_relaxed": a table written before a column was added gets nulls there.
             frame = pl.concat([old, frame], how="diagonal_relaxed")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                frame.write_parquet(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        replace_atomically(path, frame.write_parquet)
         return frame.height
 
 

@@ -224,7 +224,8 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
 
     After each epoch the validation split is scored with ``harness.metrics.binary_metrics`` and
     reported through ``ctx.on_epoch``; training stops after ``cfg.patience`` epochs without a
-    better validation AUC, and the weights of the best epoch are restored before scoring test.
+    better validation AUC (or at the first epoch end past ``ctx.deadline``), and the weights of
+    the best epoch are restored before scoring test.
 
     Args:
         model: maps ``(x_num, x_cat)`` to logits ``(B, n_tasks)``; built and seeded by the caller.
@@ -266,6 +267,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     best_epoch = 0
     best_state: dict[str, Tensor] = {}
     train_rows, train_seconds = 0, 0.0
+    out_of_time = False
     with _progress(ctx.show_progress) as progress:
         for epoch in range(1, cfg.max_epochs + 1):
             epoch_start = time.perf_counter()
@@ -313,6 +315,9 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
             ctx.on_epoch(metrics)
             if not improved and epoch - best_epoch >= cfg.patience:
                 break
+            if ctx.out_of_time() and epoch < cfg.max_epochs:
+                out_of_time = True
+                break
     model.load_state_dict(best_state)
     best = curve[best_epoch - 1]
     assert best.test is not None  # scored when it became the best epoch
@@ -326,4 +331,5 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
         samples_per_s=train_rows / train_seconds if train_seconds > 0 else None,
         valid_tasks=best.valid_tasks,
         test_tasks=best.test_tasks,
+        out_of_time=out_of_time,
     )

@@ -19,7 +19,7 @@ from harness.families.lightgbm import LIGHTGBM, LightGBMConfig
 from harness.fitting import FitResult, TrainContext
 from harness.results import TrialResult, read_results
 from harness.tuning.space import SearchSpace
-from harness.tuning.tuner import study_name, tune_model
+from harness.tuning.tuner import TuneOptions, study_name, tune_model
 
 ray = pytest.importorskip("ray")
 # Ray workers cannot import this test module: ship its classes and functions by value.
@@ -118,14 +118,10 @@ def test_tunes_lightgbm_and_a_second_call_adds_to_the_study(
     planted: EncodedDataset, lightgbm_space: SearchSpace, tmp_path: Path
 ) -> None:
     db, table = tmp_path / "studies.sqlite3", tmp_path / "results.parquet"
-    kwargs: dict[str, Any] = {
-        "suite": "unit",
-        "study_db": db,
-        "results_path": table,
-        "num_cpus": 2,
-        "show_progress": False,
-    }
-    first = tune_model(lightgbm_space, planted, num_samples=3, family=LIGHTGBM, **kwargs)
+    options = TuneOptions(
+        suite="unit", study_db=db, results_path=table, num_cpus=2, show_progress=False
+    )
+    first = tune_model(lightgbm_space, planted, replace(options, num_samples=3), family=LIGHTGBM)
     assert not ray.is_initialized()  # it started its own local cluster and shut it down
     assert len(first) == 3
     check_rows(first)
@@ -143,7 +139,7 @@ def test_tunes_lightgbm_and_a_second_call_adds_to_the_study(
         if r.status == "complete":
             assert trial.value == pytest.approx(r.valid_auc)
 
-    second = tune_model(lightgbm_space, planted, num_samples=2, **kwargs)  # registered family
+    second = tune_model(lightgbm_space, planted, replace(options, num_samples=2))  # registered
     assert {r.study_trial for r in second} == {3, 4}
     study = optuna.load_study(
         study_name=study_name("unit", lightgbm_space), storage=f"sqlite:///{db}"
@@ -162,13 +158,15 @@ def test_logical_gpus_are_granted_and_trials_fall_back_to_cpu(
     rows = tune_model(
         lightgbm_space,
         cached,
+        TuneOptions(
+            suite="unit",
+            study_db=tmp_path / "s.sqlite3",
+            num_samples=2,
+            gpus_per_trial=0.5,
+            show_progress=False,
+        ),
         family=LIGHTGBM,
-        suite="unit",
-        study_db=tmp_path / "s.sqlite3",
-        num_samples=2,
-        gpus_per_trial=0.5,
         load_dataset=load_cache,
-        show_progress=False,
     )
     assert ray.is_initialized()  # a cluster it did not start is left running
     assert len(rows) == 2
@@ -189,12 +187,14 @@ def test_gpu_request_on_a_cluster_without_gpus_runs_on_cpu(
     rows = tune_model(
         lightgbm_space,
         planted,
+        TuneOptions(
+            suite="unit",
+            study_db=tmp_path / "s.sqlite3",
+            num_samples=2,
+            gpus_per_trial=1.0,
+            show_progress=False,
+        ),
         family=LIGHTGBM,
-        suite="unit",
-        study_db=tmp_path / "s.sqlite3",
-        num_samples=2,
-        gpus_per_trial=1.0,
-        show_progress=False,
     )
     assert len(rows) == 2
     check_rows(rows)
@@ -211,12 +211,10 @@ def test_a_failing_trial_is_a_failed_row_and_the_others_finish(
     rows = tune_model(
         lightgbm_space,
         planted,
+        TuneOptions(
+            suite="unit", study_db=db, results_path=table, num_samples=3, show_progress=False
+        ),
         family=FailOnce(marker=str(tmp_path / "failed-once")),
-        suite="unit",
-        study_db=db,
-        results_path=table,
-        num_samples=3,
-        show_progress=False,
     )
     assert len(rows) == 3
     check_rows(rows)
@@ -278,13 +276,15 @@ def test_time_budget_stops_launching_and_lets_running_trials_finish(
     rows = tune_model(
         lightgbm_space,
         planted,
+        TuneOptions(
+            suite="unit",
+            study_db=tmp_path / "s.sqlite3",
+            num_samples=8,
+            time_budget_s=2.0,
+            hard_time_limit_s=120.0,
+            show_progress=False,
+        ),
         family=Sleepy(seconds=1.5),
-        suite="unit",
-        study_db=tmp_path / "s.sqlite3",
-        num_samples=8,
-        time_budget_s=2.0,
-        hard_time_limit_s=120.0,
-        show_progress=False,
     )
     # Each trial takes 3 s and 2 run at once: only those launched in the first 2 s start.
     assert 1 <= len(rows) < 8
@@ -299,14 +299,16 @@ def test_trials_cut_by_the_hard_limit_are_recorded(
     rows = tune_model(
         lightgbm_space,
         planted,
+        TuneOptions(
+            suite="unit",
+            study_db=tmp_path / "s.sqlite3",
+            results_path=table,
+            num_samples=2,
+            time_budget_s=5.0,
+            hard_time_limit_s=12.0,
+            show_progress=False,
+        ),
         family=Sleepy(seconds=4.0, epochs=20),
-        suite="unit",
-        study_db=tmp_path / "s.sqlite3",
-        results_path=table,
-        num_samples=2,
-        time_budget_s=5.0,
-        hard_time_limit_s=12.0,
-        show_progress=False,
     )
     assert len(rows) == 2
     assert all(r.status == "pruned" for r in rows)
@@ -350,7 +352,9 @@ def test_a_neural_space_with_dotted_conditional_names_round_trips(
     space = load_search_space(path)
     db = tmp_path / "s.sqlite3"
     rows = tune_model(
-        space, planted, suite="unit", study_db=db, num_samples=4, seed=1, show_progress=False
+        space,
+        planted,
+        TuneOptions(suite="unit", study_db=db, num_samples=4, seed=1, show_progress=False),
     )
     assert len(rows) == 4 and all(r.family == "neural" and r.model == "tiny" for r in rows)
     study = optuna.load_study(study_name=study_name("unit", space), storage=f"sqlite:///{db}")

@@ -1,0 +1,188 @@
+"""A run's folder: where its outputs go, who is using it, and what earlier invocations did.
+
+``<out>/runs/<label>/`` holds the results table, the Optuna studies, Ray's trial folders and
+``run.json`` (the invocations and the time each model has spent so far); the leaderboard is
+``<out>/leaderboards/<label>.md``. ``RunLock`` lets one run at a time use the folder (a second
+one refuses in one line; the lock dies with its process, even on ``kill -9``). A folder that
+already holds results is continued with ``--resume`` or moved aside with ``--fresh``, never
+silently mixed with a new run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.atomic import write_text_atomic
+from harness.errors import HarnessError
+
+__all__ = [
+    "Invocation",
+    "RunLock",
+    "RunPaths",
+    "RunState",
+    "check_writable",
+    "move_aside",
+]
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a suite's outputs go: ``<out>/leaderboards/<label>.md`` and ``<out>/runs/<label>/``."""
+
+    label: str
+    leaderboard: Path
+    results: Path
+    studies: Path
+    run_dir: Path
+
+    @classmethod
+    def of(cls, out: Path, suite: str, synthetic: bool) -> RunPaths:
+        label = f"{suite}-synthetic" if synthetic else suite
+        run_dir = out / "runs" / label
+        return cls(
+            label=label,
+            leaderboard=out / "leaderboards" / f"{label}.md",
+            results=run_dir / "results.parquet",
+            studies=run_dir / "studies.sqlite3",
+            run_dir=run_dir,
+        )
+
+    @property
+    def state(self) -> Path:
+        return self.run_dir / "run.json"
+
+    @property
+    def lock(self) -> Path:
+        # Beside the folder, not in it: ``--fresh`` moves the folder while holding the lock.
+        return self.run_dir.parent / f".{self.label}.lock"
+
+    def has_results(self) -> bool:
+        return self.results.exists() or self.studies.exists()
+
+
+def check_writable(*folders: Path) -> None:
+    """Creates the folders and checks that a file can be written in each, before any work.
+
+    Raises:
+        HarnessError: one line naming the folder and what to do.
+    """
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+                pass
+        except OSError as e:
+            raise HarnessError(
+                f"cannot write to {folder} ({e.strerror or e}); pass --out to a folder you can "
+                "write to"
+            ) from None
+
+
+class RunLock:
+    """An exclusive, non-blocking lock on a run folder for the life of this process."""
+
+    def __init__(self, paths: RunPaths) -> None:
+        self._paths = paths
+        self._file: int | None = None
+
+    def __enter__(self) -> RunLock:
+        path = self._paths.lock
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise HarnessError(
+                f"another harness run ({holder}) is using {self._paths.run_dir}; wait for it to "
+                "finish, or pass --out OTHER_FOLDER to run beside it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {_now()}".encode(), 0)
+        self._file = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._file, 0)
+            os.close(self._file)  # closing releases the lock
+            self._file = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One ``harness run`` on the folder: its command line, when, and how it ended."""
+
+    command: str
+    started_at: str
+    ended_at: str = ""
+    outcome: str = "running"  # running (or killed), finished, interrupted, failed
+
+
+@dataclass(frozen=True)
+class RunState:
+    """``run.json``: what the folder's invocations did, for ``--resume`` and the leaderboard.
+
+    ``spent_s`` is each model's tuning wall time summed over invocations (saved after every
+    trial, so a killed run loses at most one trial's worth); the time budget is shared by what
+    the invocations together spend.
+    """
+
+    dataset_id: str
+    time_budget_s: float
+    trials_per_model: int
+    spent_s: dict[str, float] = field(default_factory=dict)
+    invocations: tuple[Invocation, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path) -> RunState | None:
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            data["invocations"] = tuple(Invocation(**i) for i in data.get("invocations", ()))
+            return cls(**data)
+        except (ValueError, TypeError) as e:
+            raise HarnessError(f"{path} is not a harness run state ({e}); use --fresh") from None
+
+    def save(self, path: Path) -> None:
+        write_text_atomic(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @property
+    def spent_total(self) -> float:
+        return sum(self.spent_s.values())
+
+    def started(self, command: str) -> RunState:
+        return dataclasses.replace(
+            self, invocations=(*self.invocations, Invocation(command, _now()))
+        )
+
+    def ended(self, outcome: str) -> RunState:
+        last = dataclasses.replace(self.invocations[-1], ended_at=_now(), outcome=outcome)
+        return dataclasses.replace(self, invocations=(*self.invocations[:-1], last))
+
+    def spent(self, model: str, seconds: float) -> RunState:
+        spent = dict(self.spent_s)
+        spent[model] = spent.get(model, 0.0) + seconds
+        return dataclasses.replace(self, spent_s=spent)
+
+
+def move_aside(paths: RunPaths) -> Path:
+    """``--fresh``: moves the run folder to ``<label>-<UTC time>`` beside it (nothing deleted)."""
+    target = paths.run_dir.with_name(f"{paths.label}-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+    paths.run_dir.rename(target)
+    return target
+
+
+def _now() -> str:
+    return f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"

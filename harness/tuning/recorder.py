@@ -1,0 +1,179 @@
+"""Turns each ended trial into its results row and its Optuna state, in one place.
+
+``TrialRecorder`` is the Ray Tune callback of one model's tuning. It keeps each trial's curve
+as the epochs arrive (and reports them to Optuna as intermediate values), decides how a trial
+ended (``complete``, ``pruned`` by ASHA or the time budget, ``failed``, ``interrupted``), appends
+its row to the results table at once and tells the study the matching state, so that the table,
+the study and the display never disagree. ``finish`` closes whatever is still open when the
+tuning ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from harness.results.table import TrialResult
+from harness.tuning.reports import EpochReport, FinalReport, report_of
+from harness.tuning.rows import TrialOutcome, make_row
+from harness.tuning.stop import StopRequest
+from harness.tuning.studies import StudyBook
+
+__all__ = ["TrialRecorder"]
+
+
+class TrialRecorder(tune.Callback):
+    """See the module docstring.
+
+    Args:
+        book: the model's study (asks and tells).
+        write: appends rows to the results table.
+        stop: the run's stop request (a trial stopped by it is ``interrupted``).
+        hard_deadline: the ``time.time()`` at which the model's share ends (a trial stopped
+            then is ``pruned`` by the time budget).
+        progress: called with each ended trial's status and validation AUC.
+        epoch_seen: called with the Ray trial id, epoch and validation AUC of each epoch.
+    """
+
+    def __init__(
+        self,
+        book: StudyBook,
+        write: Callable[[list[TrialResult]], None],
+        stop: StopRequest,
+        hard_deadline: float | None,
+        progress: Callable[[str, float | None], None] = lambda _s, _v: None,
+        epoch_seen: Callable[[str, int, float | None], None] = lambda _t, _e, _v: None,
+    ) -> None:
+        self.book = book
+        self.rows: list[TrialResult] = []
+        self._write = write
+        self._stop = stop
+        self._hard_deadline = hard_deadline
+        self._progress = progress
+        self._epoch_seen = epoch_seen
+        self._curves: dict[str, list[dict[str, Any]]] = {}
+        self._last: dict[str, EpochReport] = {}
+        self._started: dict[str, tuple[float, str]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray pickles its run config (this callback included): the live parts stay behind.
+        return {"rows": []}
+
+    def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._started[trial.trial_id] = (time.time(), datetime.now(UTC).isoformat())
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
+    ) -> None:
+        report = report_of(result)
+        if not isinstance(report, EpochReport):
+            return
+        self._curves.setdefault(trial.trial_id, []).append(report.curve_point())
+        self._last[trial.trial_id] = report
+        self.book.report(trial.trial_id, report.epoch, report.valid_auc)
+        self._epoch_seen(trial.trial_id, report.epoch, report.valid_auc)
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        final = report_of(trial.last_result or {})
+        if isinstance(final, FinalReport):
+            if final.out_of_time:
+                self._end(trial.trial_id, "pruned", final=final,
+                          reason="stopped by its share of the time budget")  # fmt: skip
+            else:
+                self._end(trial.trial_id, "complete", final=final)
+        else:
+            status, reason = self._stopped_why()
+            self._end(trial.trial_id, status, reason=reason)
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        if self._stop.requested:
+            self._end(trial.trial_id, "interrupted", reason="stopped by Ctrl-C")
+            return
+        error = _error_line(trial)
+        where = _error_file(trial)
+        self._end(trial.trial_id, "failed", error=error,
+                  reason=f"traceback in {where}" if where else "")  # fmt: skip
+
+    def finish(self, why: tuple[str, str] | None = None) -> None:
+        """Closes every trial still open (asked, started or running) when the tuning ends."""
+        for ray_id in self.book.open_ids():
+            status, reason = why or self._stopped_why()
+            if ray_id not in self._started:
+                reason = f"{reason}; it had not started"
+            self._end(ray_id, status, reason=reason)
+
+    def _stopped_why(self) -> tuple[str, str]:
+        if self._stop.requested:
+            return "interrupted", "stopped by Ctrl-C"
+        if self._hard_deadline is not None and time.time() >= self._hard_deadline - 1.0:
+            return "pruned", "stopped at the end of its share of the time budget"
+        return "pruned", "stopped early by the ASHA scheduler"
+
+    def _end(
+        self,
+        ray_id: str,
+        status: str,
+        *,
+        final: FinalReport | None = None,
+        error: str = "",
+        reason: str = "",
+    ) -> None:
+        if ray_id not in self.book.open_ids():
+            return  # already recorded
+        started, started_at = self._started.get(ray_id, (0.0, ""))
+        last = self._last.get(ray_id)
+        row = make_row(
+            self.book.ctx,
+            TrialOutcome(
+                status=status,
+                trial_id=str(ray_id),
+                study_trial=self.book.number(ray_id),
+                params=self.book.params(ray_id),
+                config=self.book.config(ray_id),
+                curve=self._curves.get(ray_id, []),
+                final=final,
+                placement=None if last is None else last.placement,
+                n_params=None if last is None else last.n_params,
+                error=error,
+                reason=reason,
+                started=started,
+                started_at=started_at,
+            ),
+        )
+        self._write([row])
+        self.rows.append(row)
+        value = row.valid_auc if status == "complete" else None
+        self.book.tell(ray_id, status, value, error or reason)
+        self._progress(status, row.valid_auc)
+
+
+def _error_line(trial: Any) -> str:
+    """The trial's exception as ``Type: message`` on one line."""
+    text = ""
+    # Read the driver-side copies: the ones in the storage folder are synced later.
+    pickled = trial.pickled_error_file
+    if pickled and os.path.exists(pickled):
+        try:
+            with open(pickled, "rb") as f:
+                exc = ray.cloudpickle.load(f)
+            cause = getattr(exc, "cause", None) or exc
+            text = f"{type(cause).__name__}: {cause}"
+        except Exception:  # an unreadable pickle still leaves the text file below
+            text = ""
+    if not text and trial.error_file and os.path.exists(trial.error_file):
+        lines = Path(trial.error_file).read_text(errors="replace").strip().splitlines()
+        text = lines[-1] if lines else ""
+    return " ".join(text.split())[:2000] or "trial failed (no error recorded)"
+
+
+def _error_file(trial: Any) -> str:
+    """Where the trial's full traceback ends up (the storage folder, not the staging one)."""
+    name = trial.run_metadata.error_filename
+    return str(Path(trial.path, name)) if name and trial.path else ""

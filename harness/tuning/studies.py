@@ -1,0 +1,196 @@
+"""The Optuna studies of a run: one per suite, model and search-space fingerprint.
+
+Optuna's state of each trial tells the same story as the results table: COMPLETE (with its
+validation AUC), PRUNED (stopped by ASHA or by the time budget, with its per-epoch intermediate
+values) or FAIL (an exception, or an interrupted trial: the ``harness_status`` user attribute
+says which and ``harness_reason`` why). A trial that a killed run left RUNNING is closed as
+interrupted by the next run on the same folder (``close_stale_trials``), with its row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from harness.results.table import TrialResult
+from harness.tuning.rows import RowContext, TrialOutcome, make_row
+from harness.tuning.space import SearchSpace, config_to_dict
+
+__all__ = ["StudyBook", "close_stale_trials", "open_storage", "study_name"]
+
+_STATES = {
+    "complete": TrialState.COMPLETE,
+    "pruned": TrialState.PRUNED,
+    "failed": TrialState.FAIL,
+    "interrupted": TrialState.FAIL,
+}
+
+
+def study_name(suite: str, space: SearchSpace) -> str:
+    """The persistent Optuna study of a suite, model and space, e.g. ``"criteo/dcnv2@3f2a9c1e"``.
+
+    The fingerprint keeps the trials of an edited search space apart from the older ones: TPE
+    never learns from points of another space, and the dashboard shows each space's study.
+    """
+    return f"{suite}/{space.name}@{space.fingerprint[:8]}"
+
+
+def open_storage(path: Path) -> optuna.storages.RDBStorage:
+    """The SQLite file of a run's studies (created if missing)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.storages.RDBStorage(
+        f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}}
+    )
+
+
+class StudyBook:
+    """One model's study during a run: asks trials for Ray, records epochs, tells outcomes.
+
+    Each asked trial carries what its row needs as user attributes (the row context, the
+    resolved config, the Ray trial id), so that a run killed mid-trial can be closed later from
+    the study alone.
+    """
+
+    def __init__(
+        self, storage: optuna.storages.BaseStorage, space: SearchSpace, ctx: RowContext, seed: int
+    ) -> None:
+        self.space = space
+        self.ctx = ctx
+        previous = _trials_in_study(storage, ctx.study)
+        # A new sampler seed per call: a resumed run continues the search instead of replaying
+        # its first suggestions (TPE also learns from every trial already in the study).
+        self.study = optuna.create_study(
+            study_name=ctx.study,
+            storage=storage,
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=seed * 1_000_003 + previous),
+            load_if_exists=True,
+        )
+        self._open: dict[str, optuna.Trial] = {}
+        self.started: dict[str, float] = {}
+
+    def ask(self, ray_id: str) -> tuple[int, dict[str, Any]]:
+        """A new trial's number and sampled parameters."""
+        trial = self.study.ask()
+        self.space.suggest(trial)
+        params = dict(trial.params)
+        try:
+            config = json.dumps(config_to_dict(self.space.build_config(params)), sort_keys=True)
+        except ValueError:
+            config = "{}"
+        for key, value in {
+            "ray_trial_id": ray_id,
+            "row_context": json.dumps({k: v for k, v in vars(self.ctx).items() if k != "versions"}),
+            "config": config,
+        }.items():
+            trial.set_user_attr(key, value)
+        self._open[ray_id] = trial
+        return trial.number, params
+
+    def config(self, ray_id: str) -> str:
+        trial = self._open.get(ray_id)
+        return str(trial.user_attrs.get("config", "{}")) if trial is not None else "{}"
+
+    def number(self, ray_id: str) -> int | None:
+        trial = self._open.get(ray_id)
+        return None if trial is None else trial.number
+
+    def report(self, ray_id: str, epoch: int, value: float | None) -> None:
+        """An epoch's validation AUC as the trial's intermediate value (the dashboard's curve)."""
+        trial = self._open.get(ray_id)
+        if trial is not None and value is not None:
+            trial.report(value, step=epoch)
+
+    def tell(self, ray_id: str, status: str, value: float | None, reason: str = "") -> None:
+        """Closes the trial in the study with the state matching its row's status."""
+        trial = self._open.pop(ray_id, None)
+        if trial is None:
+            return
+        trial.set_user_attr("harness_status", status)
+        if reason:
+            trial.set_user_attr("harness_reason", reason[:2000])
+        state = _STATES[status]
+        if state == TrialState.COMPLETE and value is None:
+            state = TrialState.FAIL  # nothing to rank it by
+        if state == TrialState.COMPLETE:
+            self.study.tell(trial, value)
+        else:
+            self.study.tell(trial, state=state)
+
+    def open_ids(self) -> list[str]:
+        """Ray ids of the trials asked and not told yet."""
+        return list(self._open)
+
+    def params(self, ray_id: str) -> dict[str, Any]:
+        trial = self._open.get(ray_id)
+        return {} if trial is None else dict(trial.params)
+
+
+def close_stale_trials(
+    storage: optuna.storages.BaseStorage,
+    write: Callable[[list[TrialResult]], object],
+    reason: str = "interrupted: the run that started it ended before it finished",
+) -> int:
+    """Closes every RUNNING trial of the storage as interrupted (FAIL) and writes its row.
+
+    Call it only while holding the run folder's lock: then no other run is using these studies,
+    and a RUNNING trial is one that a killed run left behind.
+
+    Returns:
+        How many trials were closed.
+    """
+    rows: list[TrialResult] = []
+    closed = 0
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            attrs = frozen.user_attrs
+            trial = optuna.Trial(study, frozen._trial_id)
+            trial.set_user_attr("harness_status", "interrupted")
+            trial.set_user_attr("harness_reason", reason)
+            study.tell(trial, state=TrialState.FAIL)
+            closed += 1
+            if "row_context" not in attrs:
+                continue  # not asked by harness: nothing to write
+            ctx = RowContext(**_tuples(json.loads(attrs["row_context"])))
+            start = frozen.datetime_start or datetime.now(UTC)
+            curve = [
+                {"epoch": step, "valid_auc": value}
+                for step, value in sorted(frozen.intermediate_values.items())
+            ]
+            rows.append(
+                make_row(
+                    ctx,
+                    TrialOutcome(
+                        status="interrupted",
+                        trial_id=str(attrs.get("ray_trial_id", "")),
+                        study_trial=frozen.number,
+                        params=frozen.params,
+                        config=str(attrs.get("config", "{}")),
+                        curve=curve,
+                        reason=reason,
+                        started_at=start.astimezone(UTC).isoformat(),
+                    ),
+                )
+            )
+    if rows:
+        write(rows)
+    return closed
+
+
+def _tuples(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+def _trials_in_study(storage: optuna.storages.BaseStorage, name: str) -> int:
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:  # no such study yet
+        return 0
+    return len(study.trials)
