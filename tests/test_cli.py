@@ -145,3 +145,54 @@ def test_a_space_impossible_for_the_schema_fails_before_any_trial(
     assert "impossible for criteo (synthetic)" in line and "rank=100000" in line
     run = tmp_path / "runs" / "criteo-synthetic"
     assert not run.exists(), "no trial may run before every space fits the data"
+
+
+def test_error_text_in_brackets_is_shown_whole(
+    capsys: pytest.CaptureFixture[str], harness_home: Path, tmp_path: Path
+) -> None:
+    spaces = tmp_path / "spaces"
+    spaces.mkdir()
+    (spaces / "old.toml").write_text('family = "lightgbm"\n[search]\nnum_leaves = [7, 63]\n')
+    code, _, err = _run(capsys, "run", "--suite", "criteo", "--models", "old",
+                        "--search-spaces", str(spaces))  # fmt: skip
+    assert code == 2
+    line = _one_line_error(err)
+    assert "[search] and [fixed] tables are the old format" in line
+
+
+def test_empty_models_list_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "run", "--suite", "criteo", "--models", ",")
+    assert code == 2
+    line = _one_line_error(err)
+    assert "--models is empty; valid: " in line and "lightgbm" in line
+
+
+def test_unwritable_out_is_one_line_before_any_work(
+    capsys: pytest.CaptureFixture[str], harness_home: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, _, err = _run(capsys, "run", "--suite", "criteo", "--out", str(blocker / "out"))
+    assert code == 2
+    line = _one_line_error(err)
+    assert "cannot write to" in line and "--out" in line
+    assert not harness_home.exists(), "nothing may be generated before the output is checked"
+
+
+def test_busy_dashboard_port_suggests_another(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import socket
+
+    (tmp_path / "runs" / "criteo").mkdir(parents=True)
+    (tmp_path / "runs" / "criteo" / "studies.sqlite3").write_bytes(b"")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = _run(
+            capsys, "dashboard", "--suite", "criteo", "--out", str(tmp_path), "--port", str(port)
+        )
+    assert code == 2
+    line = _one_line_error(err)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and f"--port {port + 1}" in line

@@ -108,10 +108,10 @@ def test_synthetic_run_without_data(
     # The planted signal is learnable: every model beats chance clearly.
     assert all(auc > 0.6 for auc in aucs.values()), aucs
 
-    # A second run reuses the cached encoding and adds trials to the same studies.
+    # Resumed with more trials: the cached encoding is reused and trials join the same studies.
     cache = harness_home / "cache"
     before = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
-    _run(out, spaces, "--synthetic-rows", "20000")
+    _run(out, spaces, "--synthetic-rows", "20000", "--resume", "--trials", "4")
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == before
     _check_outputs(out, "criteo-synthetic", 4)
 

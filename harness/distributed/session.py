@@ -1,8 +1,8 @@
 """Starting or joining Ray for a block of work (shared by distributed preprocessing and tuning).
 
 ``ray_session`` joins an existing cluster (``address``) or starts a quiet local one, and shuts
-down only what it started. Ray is imported only in `harness.distributed` and
-`harness.tuning.tuner`; see the package docstring.
+down only what it started. Ray is imported only in `harness.distributed` and the tuner's
+modules (`harness.tuning.tuner` and the parts it runs); see the package docstring.
 """
 
 from __future__ import annotations

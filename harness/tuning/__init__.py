@@ -1,8 +1,8 @@
 """Search spaces and the Ray Tune + Optuna tuner.
 
 ``harness.tuning.space`` (no Ray) loads and samples search spaces; ``tune_model`` lives in
-``harness.tuning.tuner``, the one module that imports ``ray``, and is imported from here lazily so
-that loading a search space does not start importing Ray.
+``harness.tuning.tuner`` (which, with the parts it runs, imports ``ray``) and is imported from
+here lazily so that loading a search space does not start importing Ray.
 """
 
 from __future__ import annotations

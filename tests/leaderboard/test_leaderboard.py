@@ -223,3 +223,85 @@ def test_write_atomic_replaces_whole_file(tmp_path: Path) -> None:
     write_atomic(target, "new")
     assert target.read_text() == "new"
     assert [p.name for p in target.parent.iterdir()] == ["criteo.md"]
+
+
+def test_a_model_cut_short_by_the_budget_is_flagged_in_the_table(rows: list[TrialResult]) -> None:
+    stopped = _row("deepfm", "pruned", 0.79, 0.78, epochs=1)
+    stopped = replace(stopped, notes="stopped by its share of the time budget")
+    summaries = summarize([*rows, stopped], KINDS, asked=4)
+    text = render(_info(False), summaries)
+    deepfm = next(line for line in text.splitlines() if "| deepfm (cut short) |" in line)
+    assert "| 1 of 4 (0/1/0) |" in deepfm
+    assert "- deepfm: no trial finished" in text
+    # A finished search is not flagged, and its trial count says how many were asked.
+    assert "| catboost | " in text and "| 1 of 4 (1/0/0) |" in text
+    best_stopped = replace(
+        _row("catboost", "pruned", 0.99, 0.98, epochs=3),
+        notes="stopped by its share of the time budget",
+    )
+    (cat,) = [s for s in summarize([*rows, best_stopped], KINDS) if s.model == "catboost"]
+    assert cat.cut_short == "its best trial was stopped by the time budget at epoch 3"
+
+
+def test_failure_reasons_and_interrupted_trials_are_shown(rows: list[TrialResult]) -> None:
+    failed = replace(_row("dcnv2", "failed", None, None), error="DivergedError: loss | NaN")
+    halted = _row("dcnv2", "interrupted", 0.7, None)
+    text = render(_info(False), summarize([*rows, failed, halted], KINDS))
+    assert "Failed trials" in text
+    assert "- dcnv2: 1 × boom" in text and "- dcnv2: 1 × DivergedError: loss \\| NaN" in text
+    # Interrupted trials are counted beside the ended ones, never ranked.
+    assert "| 3 (1/0/2, 1 interrupted) |" in text
+
+
+def test_interrupted_and_resumed_runs_say_so_in_the_header(rows: list[TrialResult]) -> None:
+    info = replace(
+        _info(False),
+        interrupted=True,
+        invocations=3,
+        wall_seconds=125.0,
+        command="harness run --suite criteo --resume",
+    )
+    text = render(info, summarize(rows, KINDS))
+    assert "> **Interrupted.**" in text and "`--resume`" in text
+    assert "tuning took 2 min 05 s over 3 invocations (resumed)" in text
+    assert "| command | `harness run --suite criteo --resume` |" in text
+    assert "**Interrupted.**" not in render(_info(False), summarize(rows, KINDS))
+
+
+def test_paths_on_the_board_name_no_machine_folder(
+    rows: list[TrialResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.paths import shipped_folder
+
+    monkeypatch.setenv("HARNESS_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    info = replace(
+        _info(True),
+        source=str(tmp_path / "home" / "downloads" / "synthetic" / "criteo-9-seed0" / "train.txt"),
+        card=str(shipped_folder("datasets") / "criteo.toml"),
+        results_path=str(tmp_path / "runs" / "x" / "results.parquet"),
+        storage_url=f"sqlite:///{tmp_path / 'runs' / 'x' / 'studies.sqlite3'}",
+    )
+    text = render(info, summarize(rows, KINDS))
+    assert "| data | $HARNESS_HOME/downloads/synthetic/criteo-9-seed0/train.txt |" in text
+    assert "`<harness>/datasets/criteo.toml`" in text
+    assert "`./runs/x/results.parquet`" in text and "`sqlite:///./runs/x/studies.sqlite3`" in text
+    assert str(tmp_path) not in text
+
+
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    import os
+
+    from harness.results.table import append_results
+
+    old = os.umask(0o022)
+    try:
+        board = write_atomic(tmp_path / "board.md", "x")
+        append_results(tmp_path / "results.parquet", [_row("lightgbm", "complete", 0.7, 0.7)])
+        os.umask(0o002)
+        shared = write_atomic(tmp_path / "shared.md", "x")
+    finally:
+        os.umask(old)
+    assert board.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "results.parquet").stat().st_mode & 0o777 == 0o644
+    assert shared.stat().st_mode & 0o777 == 0o664

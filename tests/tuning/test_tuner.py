@@ -320,6 +320,15 @@ def test_trials_cut_by_the_hard_limit_are_recorded(
     assert all(r.n_params == 7 and r.samples_per_s is None for r in rows)
     assert all(r.train_seconds == pytest.approx(4.0 * r.epochs) for r in rows)
     assert len(read_results(table)) == 2
+    # The study says the same: PRUNED (not RUNNING, not COMPLETE), with the epochs it reported.
+    study = optuna.load_study(
+        study_name=study_name("unit", lightgbm_space), storage=f"sqlite:///{tmp_path / 's.sqlite3'}"
+    )
+    for r in rows:
+        trial = study.trials[r.study_trial]  # type: ignore[index]
+        assert trial.state == optuna.trial.TrialState.PRUNED
+        assert sorted(trial.intermediate_values) == list(range(1, r.epochs + 1))
+        assert "time budget" in r.notes
 
 
 NEURAL_SPACE = """

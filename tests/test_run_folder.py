@@ -1,0 +1,54 @@
+"""The run folder: one run at a time, the record of invocations, what --resume reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.run_folder import RunLock, RunPaths, RunState, check_writable, move_aside
+
+
+def test_a_second_holder_of_the_lock_refuses_in_one_line(tmp_path: Path) -> None:
+    paths = RunPaths.of(tmp_path, "criteo", synthetic=True)
+    with RunLock(paths):
+        with pytest.raises(HarnessError, match="another harness run") as e:
+            RunLock(paths).__enter__()
+        assert "pid " in str(e.value) and "--out" in str(e.value) and "\n" not in str(e.value)
+    with RunLock(paths):  # released on leaving the block
+        pass
+
+
+def test_the_state_records_invocations_and_spent_time(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    state = RunState("criteo-abc", 600.0, 12).started("harness run --suite criteo")
+    state = state.spent("lightgbm", 10.0).spent("lightgbm", 5.0).spent("dcnv2", 1.5)
+    state.save(path)
+    loaded = RunState.load(path)
+    assert loaded == state and loaded is not None
+    assert loaded.spent_total == 16.5 and loaded.spent_s["lightgbm"] == 15.0
+    assert loaded.invocations[-1].outcome == "running"
+    ended = loaded.ended("interrupted").started("harness run --suite criteo --resume")
+    assert [i.outcome for i in ended.invocations] == ["interrupted", "running"]
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(HarnessError, match="--fresh"):
+        RunState.load(tmp_path / "bad.json")
+
+
+def test_fresh_moves_the_earlier_run_aside(tmp_path: Path) -> None:
+    paths = RunPaths.of(tmp_path, "criteo", synthetic=False)
+    paths.run_dir.mkdir(parents=True)
+    paths.results.write_bytes(b"x")
+    assert paths.has_results()
+    moved = move_aside(paths)
+    assert (moved / "results.parquet").read_bytes() == b"x"
+    assert moved.parent == paths.run_dir.parent and not paths.has_results()
+
+
+def test_check_writable_names_the_folder(tmp_path: Path) -> None:
+    check_writable(tmp_path / "new" / "deeper")
+    assert (tmp_path / "new" / "deeper").is_dir()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(HarnessError, match=r"cannot write to .*file/sub"):
+        check_writable(tmp_path / "file" / "sub")
