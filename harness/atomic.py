@@ -17,8 +17,18 @@ __all__ = ["default_mode", "replace_atomically", "write_text_atomic"]
 
 
 def default_mode() -> int:
-    """``0o666`` less the process umask: what ``open(path, "w")`` creates."""
-    umask = os.umask(0)
+    """``0o666`` less the process umask: what ``open(path, "w")`` creates.
+
+    Read from ``/proc`` where it can be: setting the umask to read it would, for an instant,
+    let another thread create world-writable files.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o077)
     os.umask(umask)
     return 0o666 & ~umask
 

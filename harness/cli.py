@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RunInterruptedError as e:
         _err.print(f"[yellow]{escape(str(e))}[/]", soft_wrap=True)
-        return 130
+        return e.exit_status
     except KeyboardInterrupt:
         _err.print("[yellow]interrupted: results written so far are kept[/]")
         return 130

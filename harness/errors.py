@@ -12,4 +12,9 @@ class HarnessError(Exception):
 
 
 class RunInterruptedError(Exception):
-    """The user stopped a run (Ctrl-C): what finished is kept; the CLI exits with status 130."""
+    """The user stopped a run (Ctrl-C, or SIGTERM): what finished is kept; the CLI exits with
+    128 + the signal's number (130 for Ctrl-C)."""
+
+    def __init__(self, message: str, signum: int = 2) -> None:
+        super().__init__(message)
+        self.exit_status = 128 + int(signum)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,8 +71,9 @@ __all__ = [
 _GRACE_EPOCHS = {"neural": 1, "gbdt": 4}
 # No trial starts in the last fifth of a model's share; the share's end stops those running.
 _LAUNCH_SHARE = 0.8
-# Seconds of a share kept for stopping trials and closing the tuning, so the share holds.
-_TEARDOWN_S = 3.0
+# Seconds of a share kept for stopping trials (Ray's own stop comes 3 s after the trials' deadline)
+# and closing the tuning, so the share holds.
+_TEARDOWN_S = 5.0
 # A model is not started with less than this left.
 _MIN_SHARE_S = 5.0
 
@@ -361,8 +363,13 @@ def _tune_suite(
     ).started(opts.command or "harness run")
     state.save(paths.state)
     if paths.studies.exists():
+        recorded = {
+            (r.study, r.study_trial): r
+            for r in (read_results(paths.results) if paths.results.exists() else [])
+            if r.study_trial is not None
+        }
         closed = close_stale_trials(
-            open_storage(paths.studies), lambda rows: append_results(paths.results, rows)
+            open_storage(paths.studies), lambda rows: append_results(paths.results, rows), recorded
         )
         if closed:
             console.print(f"{closed} trials left running by an earlier run recorded as interrupted")
@@ -391,20 +398,20 @@ def _tune_suite(
     outcome = "failed"
     try:
         with (
-            stop.listening(lambda text: console.print(f"[yellow]{text}[/]")),
             ray_session(opts.address) as cluster,
+            # After ray.init, which installs its own SIGTERM handler.
+            stop.listening(lambda text: console.print(f"[yellow]{text}[/]")),
         ):
             gpus = opts.gpus_per_trial
             if gpus is None:
                 gpus = 1.0 if cluster.gpus >= 1 else 0.0
             deadline = time.monotonic() + budget_left
             for i, (space, n) in enumerate(pending):
-                left = deadline - time.monotonic()
-                if stop.requested or left <= _MIN_SHARE_S:
+                share = (deadline - time.monotonic()) / (len(pending) - i)
+                if stop.requested or share < _MIN_SHARE_S:
                     if not stop.requested:
                         console.print(f"[yellow]time budget spent: {space.name} not tuned[/]")
                     continue
-                share = left / (len(pending) - i)
                 family = get_family(space.family)
                 t0 = time.monotonic()
 
@@ -460,7 +467,8 @@ def _tune_suite(
     if outcome == "interrupted":
         raise RunInterruptedError(
             f"interrupted: {len(this_run)} trials recorded in this run, the leaderboard of what "
-            f"finished is {paths.leaderboard}; the same command with --resume continues it"
+            f"finished is {paths.leaderboard}; the same command with --resume continues it",
+            signum=stop.signum or signal.SIGINT,
         )
     return RunOutcome(paths, dataset, tuple(summaries), tuple(this_run))
 

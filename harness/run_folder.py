@@ -106,8 +106,18 @@ class RunLock:
                 f"another harness run ({holder}) is using {self._paths.run_dir}; wait for it to "
                 "finish, or pass --out OTHER_FOLDER to run beside it"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, since {_now()}".encode(), 0)
+        except OSError as e:
+            os.close(fd)
+            raise HarnessError(
+                f"cannot lock {path} ({e.strerror or e}): its filesystem has no file locks; "
+                "pass --out on a local disk"
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}, since {_now()}".encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
         self._file = fd
         return self
 
@@ -178,9 +188,17 @@ class RunState:
 
 
 def move_aside(paths: RunPaths) -> Path:
-    """``--fresh``: moves the run folder to ``<label>-<UTC time>`` beside it (nothing deleted)."""
-    target = paths.run_dir.with_name(f"{paths.label}-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+    """``--fresh``: moves the run folder to ``<label>-<UTC time>`` beside it, its leaderboard
+    into it (nothing is deleted)."""
+    stamp = f"{paths.label}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    target = paths.run_dir.with_name(stamp)
+    n = 1
+    while target.exists():
+        n += 1
+        target = paths.run_dir.with_name(f"{stamp}-{n}")
     paths.run_dir.rename(target)
+    if paths.leaderboard.exists():
+        paths.leaderboard.rename(target / paths.leaderboard.name)
     return target
 
 

@@ -52,3 +52,18 @@ def test_check_writable_names_the_folder(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(HarnessError, match=r"cannot write to .*file/sub"):
         check_writable(tmp_path / "file" / "sub")
+
+
+def test_fresh_twice_in_one_second_keeps_both_and_their_boards(tmp_path: Path) -> None:
+    paths = RunPaths.of(tmp_path, "criteo", synthetic=False)
+    moved = []
+    for text in ("first", "second"):
+        paths.run_dir.mkdir(parents=True)
+        paths.results.write_text(text)
+        paths.leaderboard.parent.mkdir(parents=True, exist_ok=True)
+        paths.leaderboard.write_text(f"board {text}")
+        moved.append(move_aside(paths))
+    assert moved[0] != moved[1]
+    assert [(m / "results.parquet").read_text() for m in moved] == ["first", "second"]
+    assert [(m / "criteo.md").read_text() for m in moved] == ["board first", "board second"]
+    assert not paths.leaderboard.exists()

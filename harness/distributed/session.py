@@ -96,19 +96,24 @@ def ray_session(
         yield _cluster()
         return
     _init_ray(address, num_cpus, num_gpus)
-    reaper = _reaper() if address is None else None
+    reaper = None
     try:
+        if address is None:
+            reaper = _reaper()
         yield _cluster()
     finally:
         ray.shutdown()
         if reaper is not None and reaper.stdin is not None:
             reaper.stdin.close()  # the watcher kills what the shutdown left, then exits
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                reaper.wait(timeout=10)
 
 
 def _reaper() -> subprocess.Popen[bytes] | None:
     """A watcher that ends this local Ray's processes when this process ends (see `reaper`)."""
-    node = getattr(ray._private.worker, "_global_node", None)  # Ray has no public handle
-    if node is None:
+    try:
+        node: Any = ray._private.worker._global_node  # no public handle on Ray's processes
+        pids = [p.process.pid for infos in node.all_processes.values() for p in infos if p.process]
+        return start_reaper([*pids, *children_of(pids)])
+    except Exception:  # a Ray without these internals: a killed run leaves its agents a while
         return None
-    pids = [p.process.pid for infos in node.all_processes.values() for p in infos if p.process]
-    return start_reaper([*pids, *children_of(pids)])

@@ -195,6 +195,7 @@ class CurveRecorder:
         every: rounds between two samples.
         on_epoch: the ``TrainContext.on_epoch`` callback.
         out_of_time: the ``TrainContext.out_of_time`` check.
+        rounds: the rounds the fit asks for (its last block ends the fit anyway: not a stop).
     """
 
     def __init__(
@@ -202,8 +203,10 @@ class CurveRecorder:
         every: int,
         on_epoch: Callable[[EpochMetrics], None],
         out_of_time: Callable[[], bool] = lambda: False,
+        rounds: int | None = None,
     ) -> None:
         self._every = every
+        self._rounds = rounds
         self._on_epoch = on_epoch
         self._out_of_time = out_of_time
         self._curve: list[EpochMetrics] = []
@@ -221,7 +224,8 @@ class CurveRecorder:
         self._last = (round_, auc, logloss)
         if round_ % self._every == 0:
             self._emit()
-            if self._out_of_time():
+            last = self._rounds is not None and round_ >= self._rounds
+            if not last and self._out_of_time():
                 self.stopped = True
         return not self.stopped
 

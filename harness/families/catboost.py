@@ -181,7 +181,9 @@ class CatBoostFamily:
                 allow_writing_files=False,
                 verbose=False,
             )
-            recorder = CurveRecorder(config.rounds_per_epoch, on_epoch, ctx.out_of_time)
+            recorder = CurveRecorder(
+                config.rounds_per_epoch, on_epoch, ctx.out_of_time, config.iterations
+            )
             model.fit(pools["train"], eval_set=pools["valid"], callbacks=[_Recorder(recorder)])
             curve = recorder.finish()
             # Symmetric trees: a tree with 2**d leaf values has one split per level (d splits);

@@ -209,7 +209,9 @@ class LightGBMFamily:
                 label=np.ascontiguousarray(data.valid.y[:, task], dtype=np.float32),
                 reference=dtrain,
             )
-            recorder = CurveRecorder(config.rounds_per_epoch, on_epoch, ctx.out_of_time)
+            recorder = CurveRecorder(
+                config.rounds_per_epoch, on_epoch, ctx.out_of_time, config.n_estimators
+            )
             top: list[Any] = [-math.inf, 0, []]  # AUC, iteration, evaluation list
 
             def record(env: Any) -> None:

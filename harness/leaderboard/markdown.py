@@ -191,7 +191,8 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
         + " |",
     ]
     if info.command:
-        lines.append(f"| command | `{info.command}` |")
+        command = " ".join(shown_path(w) if w.startswith("/") else w for w in info.command.split())
+        lines.append(f"| command | `{command}` |")
     if info.card:
         lines.append(f"| dataset card | `{shown_path(info.card)}` |")
     lines += [

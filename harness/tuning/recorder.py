@@ -10,9 +10,10 @@ tuning ends, however it ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class TrialRecorder(tune.Callback):
         self._curves: dict[str, list[dict[str, Any]]] = {}
         self._last: dict[str, EpochReport] = {}
         self._started: dict[str, tuple[float, str]] = {}
+        self.error: Exception | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles its run config (this callback included): the live parts stay behind.
@@ -72,47 +74,75 @@ class TrialRecorder(tune.Callback):
     def on_trial_result(
         self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
     ) -> None:
-        report = report_of(result)
-        if not isinstance(report, EpochReport):
-            return
-        self._curves.setdefault(trial.trial_id, []).append(report.curve_point())
-        self._last[trial.trial_id] = report
-        self.book.report(trial.trial_id, report.epoch, report.valid_auc)
-        self._epoch_seen(trial.trial_id, report.epoch, report.valid_auc)
+        with self._kept():
+            report = report_of(result)
+            if not isinstance(report, EpochReport):
+                return
+            self._curves.setdefault(trial.trial_id, []).append(report.curve_point())
+            self._last[trial.trial_id] = report
+            self.book.report(trial.trial_id, report.epoch, report.valid_auc)
+            self._epoch_seen(trial.trial_id, report.epoch, report.valid_auc)
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        final = report_of(trial.last_result or {})
-        if isinstance(final, FinalReport):
-            if final.out_of_time:
+        with self._kept():
+            final = report_of(trial.last_result or {})
+            if not isinstance(final, FinalReport):
+                status, reason = self._stopped_why(trial.trial_id)
+                self._end(trial.trial_id, status, reason=reason)
+            elif final.valid_auc is None:
+                self._end(trial.trial_id, "failed", error="the fit ended with no finite "
+                          "validation AUC (every prediction constant or NaN)")  # fmt: skip
+            elif final.out_of_time:
                 self._end(trial.trial_id, "pruned", final=final,
                           reason="stopped by its share of the time budget")  # fmt: skip
             else:
                 self._end(trial.trial_id, "complete", final=final)
-        else:
-            status, reason = self._stopped_why()
-            self._end(trial.trial_id, status, reason=reason)
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        if self._stop.requested:
-            self._end(trial.trial_id, "interrupted", reason="stopped by Ctrl-C")
-            return
-        error = _error_line(trial)
-        where = _error_file(trial)
-        self._end(trial.trial_id, "failed", error=error,
-                  reason=f"traceback in {where}" if where else "")  # fmt: skip
+        with self._kept():
+            if self._stop.requested:
+                self._end(trial.trial_id, "interrupted", reason="stopped by Ctrl-C")
+                return
+            error = _error_line(trial)
+            where = _error_file(trial)
+            self._end(trial.trial_id, "failed", error=error,
+                      reason=f"traceback in {where}" if where else "")  # fmt: skip
 
-    def finish(self, why: tuple[str, str] | None = None) -> None:
-        """Closes every trial still open (asked, started or running) when the tuning ends."""
+    def finish(self, error: BaseException | None = None) -> None:
+        """Closes every trial still open (asked, started or running) when the tuning ends.
+
+        A trial stopped by the budget after an epoch is ``pruned``; one that never started or
+        reported no epoch, or that an exception or a stop cut off, is ``interrupted`` (not
+        counted as done on ``--resume``).
+        """
         for ray_id in self.book.open_ids():
-            status, reason = why or self._stopped_why()
-            if ray_id not in self._started:
-                reason = f"{reason}; it had not started"
-            self._end(ray_id, status, reason=reason)
+            if error is not None and not self._stop.requested:
+                status = "interrupted"
+                reason = f"the tuning ended with {type(error).__name__}: {error}".strip(": ")
+            else:
+                status, reason = self._stopped_why(ray_id)
+            try:
+                self._end(ray_id, status, reason=reason)
+            except Exception as e:  # the others must still be closed
+                self.error = self.error or e
 
-    def _stopped_why(self) -> tuple[str, str]:
+    @contextlib.contextmanager
+    def _kept(self) -> Iterator[None]:
+        """Keeps an exception of this callback for the driver: Ray would swallow it and turn
+        the trial into a failed one."""
+        try:
+            yield
+        except Exception as e:
+            self.error = self.error or e
+
+    def _stopped_why(self, ray_id: str) -> tuple[str, str]:
+        if ray_id not in self._started:
+            return "interrupted", "it had not started when the tuning ended"
         if self._stop.requested:
             return "interrupted", "stopped by Ctrl-C"
         if self._hard_deadline is not None and time.time() >= self._hard_deadline - 1.0:
+            if ray_id not in self._curves:  # nothing learnt from it: not a pruned point for TPE
+                return "interrupted", "stopped by the time budget before its first epoch"
             return "pruned", "stopped at the end of its share of the time budget"
         return "pruned", "stopped early by the ASHA scheduler"
 

@@ -69,7 +69,7 @@ def plan_resources(
         )
     fit = int(cpus // cpus_per_trial)
     if gpus_per_trial > 0:
-        fit = min(fit, int(gpus // gpus_per_trial + 1e-9))
+        fit = min(fit, int(gpus / gpus_per_trial + 1e-9))
     limit = max(1, min(fit, num_samples))
     if max_concurrent_trials is not None:
         limit = max(1, min(limit, max_concurrent_trials))

@@ -27,14 +27,14 @@ class StopRequest:
 
     def __init__(self) -> None:
         self._event = threading.Event()
-        self.signal_name = ""
+        self.signum: int | None = None
 
     @property
     def requested(self) -> bool:
         return self._event.is_set()
 
-    def request(self, why: str = "stop requested") -> None:
-        self.signal_name = self.signal_name or why
+    def request(self, signum: int | None = None) -> None:
+        self.signum = self.signum or signum
         self._event.set()
 
     @contextlib.contextmanager
@@ -43,12 +43,13 @@ class StopRequest:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
+        saved_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
         os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
 
         def handle(signum: int, _frame: FrameType | None) -> None:
             if self.requested:
                 raise KeyboardInterrupt
-            self.request(signal.Signals(signum).name)
+            self.request(signum)
             announce(
                 "stopping: no new trial starts, running trials are stopped and recorded, "
                 "the leaderboard of what finished is written (Ctrl-C again quits at once)"
@@ -60,6 +61,10 @@ class StopRequest:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            if saved_env is None:
+                os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+            else:
+                os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = saved_env
 
 
 class StopTrials(tune.Stopper):

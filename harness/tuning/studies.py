@@ -10,7 +10,7 @@ interrupted by the next run on the same folder (``close_stale_trials``), with it
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,18 +78,23 @@ class StudyBook:
     def ask(self, ray_id: str) -> tuple[int, dict[str, Any]]:
         """A new trial's number and sampled parameters."""
         trial = self.study.ask()
-        self.space.suggest(trial)
-        params = dict(trial.params)
         try:
-            config = json.dumps(config_to_dict(self.space.build_config(params)), sort_keys=True)
-        except ValueError:
-            config = "{}"
-        for key, value in {
-            "ray_trial_id": ray_id,
-            "row_context": json.dumps({k: v for k, v in vars(self.ctx).items() if k != "versions"}),
-            "config": config,
-        }.items():
-            trial.set_user_attr(key, value)
+            self.space.suggest(trial)
+            params = dict(trial.params)
+            try:
+                config = json.dumps(config_to_dict(self.space.build_config(params)), sort_keys=True)
+            except ValueError:
+                config = "{}"
+            context = {k: v for k, v in vars(self.ctx).items() if k != "versions"}
+            for key, value in {
+                "ray_trial_id": ray_id,
+                "row_context": json.dumps(context),
+                "config": config,
+            }.items():
+                trial.set_user_attr(key, value)
+        except BaseException:
+            self.study.tell(trial, state=TrialState.FAIL)  # never left RUNNING
+            raise
         self._open[ray_id] = trial
         return trial.number, params
 
@@ -109,7 +114,7 @@ class StudyBook:
 
     def tell(self, ray_id: str, status: str, value: float | None, reason: str = "") -> None:
         """Closes the trial in the study with the state matching its row's status."""
-        trial = self._open.pop(ray_id, None)
+        trial = self._open.get(ray_id)
         if trial is None:
             return
         trial.set_user_attr("harness_status", status)
@@ -122,6 +127,7 @@ class StudyBook:
             self.study.tell(trial, value)
         else:
             self.study.tell(trial, state=state)
+        del self._open[ray_id]  # only once told: a failed tell is retried by ``finish``
 
     def open_ids(self) -> list[str]:
         """Ray ids of the trials asked and not told yet."""
@@ -135,12 +141,15 @@ class StudyBook:
 def close_stale_trials(
     storage: optuna.storages.BaseStorage,
     write: Callable[[list[TrialResult]], object],
+    recorded: Mapping[tuple[str, int], TrialResult] | None = None,
     reason: str = "interrupted: the run that started it ended before it finished",
 ) -> int:
     """Closes every RUNNING trial of the storage as interrupted (FAIL) and writes its row.
 
-    Call it only while holding the run folder's lock: then no other run is using these studies,
-    and a RUNNING trial is one that a killed run left behind.
+    A trial whose row was written before the run died (``recorded``: (study, trial number) ->
+    row) gets that row's state instead, and no second row. Call it only while holding the
+    run folder's lock: then no other run is using these studies, and a RUNNING trial is one
+    that a killed run left behind.
 
     Returns:
         How many trials were closed.
@@ -152,10 +161,19 @@ def close_stale_trials(
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             attrs = frozen.user_attrs
             trial = optuna.Trial(study, frozen._trial_id)
-            trial.set_user_attr("harness_status", "interrupted")
-            trial.set_user_attr("harness_reason", reason)
-            study.tell(trial, state=TrialState.FAIL)
+            row = (recorded or {}).get((summary.study_name, frozen.number))
+            status = "interrupted" if row is None else row.status
+            trial.set_user_attr("harness_status", status)
+            trial.set_user_attr("harness_reason", reason if row is None else row.error)
             closed += 1
+            if row is not None:
+                # Its row says how it ended; the run died before telling the study.
+                if status == "complete" and row.valid_auc is not None:
+                    study.tell(trial, row.valid_auc)
+                else:
+                    study.tell(trial, state=_STATES[status])
+                continue
+            study.tell(trial, state=TrialState.FAIL)
             if "row_context" not in attrs:
                 continue  # not asked by harness: nothing to write
             ctx = RowContext(**_tuples(json.loads(attrs["row_context"])))

@@ -61,7 +61,7 @@ __all__ = [
 
 # Ray stops trials still running this long after the share's end (they stop themselves at
 # their next epoch end; this bounds an epoch that never ends).
-_RAY_GRACE_S = 5.0
+_RAY_GRACE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -295,8 +295,12 @@ def tune_model(
                 # progress display (pinned to the real stream) is the run's display.
                 with contextlib.redirect_stdout(io.StringIO()), _quiet_logger("ray.tune"):
                     tuner.fit()
-            finally:
-                recorder.finish()
+            except BaseException as e:
+                recorder.finish(e)
+                raise
+            recorder.finish()
+        if recorder.error is not None:
+            raise recorder.error  # our own callback failed: never hidden in a trial's error
         return recorder.rows
 
 

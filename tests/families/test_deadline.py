@@ -52,3 +52,12 @@ def test_a_neural_fit_stops_after_the_first_epoch(planted: EncodedDataset) -> No
     )
     _check(NEURAL.fit(config, planted, PAST), 1)
     assert not NEURAL.fit(config, planted, TrainContext(threads=1)).out_of_time
+
+
+def test_a_fit_that_ends_at_its_last_round_is_not_out_of_time(planted: EncodedDataset) -> None:
+    config = LightGBMConfig(n_estimators=20, early_stopping_rounds=50, rounds_per_epoch=10)
+    fit = LIGHTGBM.fit(config, planted, TrainContext(threads=1, deadline=0.0))
+    assert fit.out_of_time and fit.curve[-1].epoch == 10
+    config = LightGBMConfig(n_estimators=10, early_stopping_rounds=50, rounds_per_epoch=10)
+    fit = LIGHTGBM.fit(config, planted, TrainContext(threads=1, deadline=0.0))
+    assert not fit.out_of_time and fit.curve[-1].epoch == 10

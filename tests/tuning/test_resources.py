@@ -64,3 +64,11 @@ def test_study_name_holds_the_model_and_its_space_fingerprint(tmp_path: Path) ->
     assert study_name("criteo", space) == f"criteo/lightgbm@{space.fingerprint[:8]}"
     path.write_text('family = "lightgbm"\nnum_leaves = { int = [4, 16] }\n')
     assert study_name("criteo", load_search_space(path)) != study_name("criteo", space)
+
+
+def test_fractional_gpus_pack_as_many_trials_as_fit() -> None:
+    for fraction, expected in ((0.5, 2), (0.25, 4), (0.2, 5), (0.1, 10), (1 / 3, 3)):
+        plan = plan_resources(
+            {"CPU": 16.0, "GPU": 1.0}, cpus_per_trial=1, gpus_per_trial=fraction, num_samples=20
+        )
+        assert plan.max_concurrent_trials == expected, fraction

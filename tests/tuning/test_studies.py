@@ -99,3 +99,49 @@ def test_reports_round_trip_through_a_ray_result() -> None:
     assert report_of(final.to_result()) == final and final.out_of_time
     assert final.task_metrics == "{}"  # one task: no per-task scores
     assert report_of({"valid_auc": 0.5}) is None
+
+
+def test_a_row_written_before_the_kill_is_not_written_twice(
+    lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    from harness.tuning.rows import TrialOutcome, make_row
+
+    storage = open_storage(tmp_path / "s.sqlite3")
+    book = StudyBook(storage, lightgbm_space, _ctx(lightgbm_space), seed=0)
+    number, params = book.ask("a")
+    # The row reached the table; the process died before telling the study.
+    row = make_row(
+        book.ctx,
+        TrialOutcome("pruned", "a", number, params, "{}", curve=[{"epoch": 1, "valid_auc": 0.6}]),
+    )
+    written: list[TrialResult] = []
+    recorded = {(row.study, number): row}
+    assert close_stale_trials(open_storage(tmp_path / "s.sqlite3"), written.extend, recorded) == 1
+    assert written == []
+    (trial,) = optuna.load_study(study_name="unit/lightgbm", storage=storage).trials
+    assert trial.state == TrialState.PRUNED and trial.user_attrs["harness_status"] == "pruned"
+
+
+def test_open_trials_at_the_end_are_closed_and_not_counted_as_done(
+    lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    from harness.tuning.recorder import TrialRecorder
+    from harness.tuning.stop import StopRequest
+
+    storage = open_storage(tmp_path / "s.sqlite3")
+    book = StudyBook(storage, lightgbm_space, _ctx(lightgbm_space), seed=0)
+    book.ask("never-started")
+    book.ask("cut-off")
+    written: list[TrialResult] = []
+    recorder = TrialRecorder(book, written.extend, StopRequest(), hard_deadline=None)
+    recorder.on_trial_start(0, [], type("T", (), {"trial_id": "cut-off"})())
+    recorder.finish(RuntimeError("Ray lost its head node"))
+    assert [(r.trial_id, r.status) for r in written] == [
+        ("never-started", "interrupted"), ("cut-off", "interrupted")]  # fmt: skip
+    assert "RuntimeError: Ray lost its head node" in written[1].notes
+    study = optuna.load_study(study_name="unit/lightgbm", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]
+    late = StudyBook(storage, lightgbm_space, _ctx(lightgbm_space), seed=0)
+    late.ask("pending")
+    TrialRecorder(late, written.extend, StopRequest(), hard_deadline=0.0).finish()
+    assert written[-1].status == "interrupted" and "had not started" in written[-1].notes
