@@ -80,13 +80,18 @@ def _expected(card: DatasetCard) -> str:
     return " or ".join(card.files)
 
 
-def _sides(card: DatasetCard, folder: Path) -> tuple[Path, ...] | None:
-    """The card's side tables in ``folder`` (None when one is missing)."""
+def _sides(card: DatasetCard, folder: Path) -> tuple[Path, ...]:
+    """The card's side tables in ``folder``.
+
+    Raises:
+        HarnessError: one is missing (a half-copied dataset must not silently become a
+            synthetic run).
+    """
     sides = []
     for join in card.joins:
         found = next((folder / n for n in join.files if (folder / n).is_file()), None)
         if found is None:
-            return None
+            raise _side_error(card, folder)
         sides.append(found)
     return tuple(sides)
 
@@ -104,16 +109,10 @@ def _main_in(folder: Path, card: DatasetCard) -> DataFiles | None:
         shards = numbered_files(folder, card.numbered)
         if not shards:
             return None
-        sides = _sides(card, folder)
-        if sides is None:
-            raise _side_error(card, folder)
-        return DataFiles(shards, sides=sides)
+        return DataFiles(shards, sides=_sides(card, folder))
     for name in card.files:
         if (folder / name).is_file():
-            sides = _sides(card, (folder / name).parent)
-            if sides is None:
-                raise _side_error(card, (folder / name).parent)
-            return DataFiles((folder / name,), sides=sides)
+            return DataFiles((folder / name,), sides=_sides(card, (folder / name).parent))
     return None
 
 
@@ -168,10 +167,7 @@ def resolve_data(
         if valid is not None and test is not None:
             return _presplit(card, path, Path(valid).expanduser(), Path(test).expanduser())
         if path.is_file():
-            sides = _sides(card, path.parent)
-            if sides is None:
-                raise _side_error(card, path.parent)
-            return DataSource(path, "--data", DataFiles((path,), sides=sides))
+            return DataSource(path, "--data", DataFiles((path,), sides=_sides(card, path.parent)))
         if path.is_dir():
             if found := _find_in(path, card, "--data"):
                 return found
@@ -192,6 +188,4 @@ def _presplit(card: DatasetCard, train: Path, valid: Path, test: Path) -> DataSo
         if not path.is_file():
             raise HarnessError(f"{flag} {path}: no such file (pre-split data is three files)")
     sides = _sides(card, train.parent)
-    if sides is None:
-        raise _side_error(card, train.parent)
     return DataSource(train, "--data", DataFiles((train, valid, test), (0, 1, 2), sides))

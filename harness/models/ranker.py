@@ -79,23 +79,27 @@ class Ranker(nn.Module):
         self.tasks = head.tasks
         # The flat input width (today's DCN-v2 "input_dim"), for notes and benchmarks.
         self.d_input = tokenizer.flat_width
+        self._needs_flat = self.topology == "parallel" or self.interaction.input.kind == "flat"
 
     def forward(self, x_num: Tensor, x_cat: Tensor) -> Tensor:
         emb = self.tokenizer(x_num, x_cat)
-        mixed = self._interact(emb)
+        # The flat vector is built once, whether the interaction, the backbone or both read it.
+        flat = emb.flat() if self._needs_flat else None
+        mixed = self._interact(emb, flat)
         if self.topology == "stacked":
             features = self.backbone(mixed)
         else:
-            features = torch.cat([mixed, self.backbone(emb.flat())], dim=1)
+            assert flat is not None
+            features = torch.cat([mixed, self.backbone(flat)], dim=1)
         logits: Tensor = self.head(features)
         if self.wide is not None:
             logits = logits + self.wide(emb.numeric, x_cat)
         return logits
 
-    def _interact(self, emb: Embedded) -> Tensor:
+    def _interact(self, emb: Embedded, flat: Tensor | None) -> Tensor:
         """The interaction's output as a flat vector (token outputs flattened, dense prepended)."""
-        if self.interaction.input.kind == "flat":
-            out: Tensor = self.interaction(emb.flat())
+        if flat is not None and self.interaction.input.kind == "flat":
+            out: Tensor = self.interaction(flat)
             return out
         assert emb.tokens is not None  # checked when built
         out = self.interaction(emb.tokens)

@@ -28,7 +28,12 @@ class Wide(nn.Module):
         super().__init__()
         if tasks < 1:
             raise ValueError(f"tasks must be at least 1, got {tasks=}")
-        self.table = FusedEmbedding(cardinalities, tasks, init_std=1e-4) if cardinalities else None
+        # The tokenizer's own table has checked the same ids already: no second pass here.
+        self.table = (
+            FusedEmbedding(cardinalities, tasks, init_std=1e-4, check_ids=False)
+            if cardinalities
+            else None
+        )
         self.numeric = nn.Linear(numeric_width, tasks, bias=False) if numeric_width else None
         self.tasks = tasks
 
