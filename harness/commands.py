@@ -179,13 +179,10 @@ def prepare(args: argparse.Namespace) -> int:
             f"no {card.name} data found; pass --data PATH"
             + (f" or run `harness data fetch {card.name}`" if card.download else "")
         )
-    if source.files.presplit and args.protocol not in (None, "files"):
-        raise HarnessError(
-            f"--protocol {args.protocol}: pre-split files (--valid, --test) are already split"
-        )
-    protocol = "files" if source.files.presplit else args.protocol or card.protocol
-    config = PreprocessConfig(
-        protocol=protocol,
+    config = PreprocessConfig.for_files(
+        source.files,
+        protocol=args.protocol,
+        default_protocol=card.protocol,
         min_count=args.min_count or card.min_count,
         seed=args.seed,
         bad_rows=args.bad_rows,

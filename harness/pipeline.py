@@ -204,16 +204,13 @@ def _fitting_defaults(
 def _data(
     card: DatasetCard, suite: Suite, opts: RunOptions, source: DataSource, console: Console
 ) -> EncodedDataset:
-    presplit = source.files is not None and source.files.presplit
-    if presplit and opts.protocol not in (None, "files"):
-        raise HarnessError(
-            f"--protocol {opts.protocol}: pre-split files (--valid, --test) are already split"
-        )
-    config = PreprocessConfig(
-        protocol="files" if presplit else opts.protocol or suite.protocol or card.protocol,
+    config = PreprocessConfig.for_files(
+        source.files,
+        protocol=opts.protocol,
+        default_protocol=suite.protocol or card.protocol,
         min_count=opts.min_count or suite.min_count or card.min_count,
         seed=opts.seed,
-        bad_rows=opts.bad_rows,  # type: ignore[arg-type]
+        bad_rows=opts.bad_rows,
     )
     if source.files is not None:
         console.print(f"data: {escape(str(source.path))} (from {escape(source.origin)})")

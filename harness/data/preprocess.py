@@ -125,6 +125,34 @@ class PreprocessConfig:
         if self.block_bytes < 1:
             raise HarnessError(f"block_bytes must be at least 1, got {self.block_bytes=}")
 
+    @classmethod
+    def for_files(
+        cls,
+        files: DataFiles | None,
+        *,
+        protocol: str | None,
+        default_protocol: str,
+        min_count: int,
+        seed: int = 0,
+        bad_rows: str = "error",
+    ) -> PreprocessConfig:
+        """The config of a run on ``files``: pre-split files are split already (``files``).
+
+        Raises:
+            HarnessError: ``--protocol`` asks to split pre-split files again.
+        """
+        presplit = files is not None and files.presplit
+        if presplit and protocol not in (None, "files"):
+            raise HarnessError(
+                f"--protocol {protocol}: pre-split files (--valid, --test) are already split"
+            )
+        return cls(
+            protocol="files" if presplit else protocol or default_protocol,
+            min_count=min_count,
+            seed=seed,
+            bad_rows=bad_rows,  # type: ignore[arg-type]  # checked in __post_init__
+        )
+
     def cache_settings(self) -> dict[str, Any]:
         """What the arrays depend on (block_bytes does not change them)."""
         settings = asdict(self)

@@ -286,7 +286,8 @@ def fit_tasks(
 
     def scores(split: EncodedSplit, which: str) -> tuple[Metrics, ...]:
         y = np.asarray(split.y).reshape(split.n_rows, -1)
-        group = None if split.group is None else np.asarray(split.group)
+        # Per-group metrics on test only: nothing chooses by validation GAUC or NDCG.
+        group = None if split.group is None or which == "valid" else np.asarray(split.group)
         return tuple(
             binary_metrics(y[:, t], getattr(f, f"{which}_scores"), group, logloss=f.probabilities)
             for t, f in enumerate(fits)

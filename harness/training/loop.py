@@ -192,10 +192,11 @@ def predict(
     return torch.cat(out).numpy()
 
 
-def _score(split: EncodedSplit, probs: np.ndarray) -> tuple[Metrics, ...]:
-    """Per-task metrics (with GAUC and NDCG@10 on grouped data); the search ranks on the first
-    (primary) task."""
-    group = None if split.group is None else np.asarray(split.group)
+def _score(split: EncodedSplit, probs: np.ndarray, *, grouped: bool = True) -> tuple[Metrics, ...]:
+    """Per-task metrics (with GAUC and NDCG@10 on grouped data when ``grouped``); the search
+    ranks on the first (primary) task. Validation, scored every epoch, skips the per-group
+    metrics: nothing chooses by them, and they cost a sort of the split."""
+    group = None if split.group is None or not grouped else np.asarray(split.group)
     return task_metrics(np.asarray(split.y).reshape(split.n_rows, -1), probs, group)
 
 
@@ -289,7 +290,9 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
             train_rows += stats.rows
             train_seconds += stats.seconds
             valid = _score(
-                data.valid, predict(model, data.valid, device, batch_size=cfg.eval_batch_size)
+                data.valid,
+                predict(model, data.valid, device, batch_size=cfg.eval_batch_size),
+                grouped=False,
             )
             improved = _improved(valid[0].auc, best_auc)
             test: tuple[Metrics, ...] = ()
