@@ -20,8 +20,17 @@ import numpy as np
 import polars as pl
 
 from harness.data.hashing import splitmix64
+from harness.data.schema import NumericFeature
 
-__all__ = ["QUANTILES", "SAMPLE_ROWS", "BlockMoments", "Moments", "NumericSketch", "sample_mask"]
+__all__ = [
+    "QUANTILES",
+    "SAMPLE_ROWS",
+    "BlockMoments",
+    "Moments",
+    "NumericSketch",
+    "describe_numeric",
+    "sample_mask",
+]
 
 SAMPLE_ROWS = 1 << 17
 QUANTILES = 257  # knots at q = 0, 1/256, ..., 1
@@ -212,3 +221,36 @@ class NumericSketch:
             knots = ordered[low] * (1.0 - weight) + ordered[high] * weight
             out.append(tuple(float(k) for k in knots))
         return out
+
+
+def describe_numeric(
+    names: Sequence[str], x: np.ndarray, kinds: Sequence[str] | None = None
+) -> tuple[NumericFeature, ...]:
+    """The statistics the count pass fits, computed from an in-memory training ``x`` ``(N, F)``.
+
+    For datasets built in memory (tests, benchmarks, generators): the same moments, quantile
+    sample rule and knots as preprocessing, so an encoding sees the same statistics either way.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != len(names):
+        raise ValueError(f"expected x of shape (N, {len(names)}), got {x.shape=}")
+    kinds = tuple(kinds) if kinds is not None else ("float",) * len(names)
+    n_rows = x.shape[0]
+    sketch = NumericSketch(tuple(names))
+    sketch.add_sample(x[sample_mask(0, n_rows, n_rows)])
+    out = []
+    for j, (name, kind, knots) in enumerate(zip(names, kinds, sketch.quantiles(), strict=True)):
+        present = x[:, j][~np.isnan(x[:, j])]
+        out.append(
+            NumericFeature(
+                name=name,
+                mean=float(present.mean()) if present.size else 0.0,
+                std=float(present.std()) if present.size else 0.0,
+                missing_rate=1.0 - present.size / n_rows if n_rows else 0.0,
+                kind=kind,
+                low=float(present.min()) if present.size else None,
+                high=float(present.max()) if present.size else None,
+                quantiles=knots,
+            )
+        )
+    return tuple(out)

@@ -13,19 +13,16 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-import numpy as np
 import torch
 
 from harness.data.schema import EncodedDataset
 from harness.fitting import FitResult, TrainContext
+from harness.models.inputs import FeatureInputs
 from harness.models.ranker import Ranker, RankerConfig
 from harness.training.config import TrainConfig
 from harness.training.loop import fit
 
 __all__ = ["NEURAL", "NeuralConfig", "NeuralFamily", "build_ranker"]
-
-# Rows of the training split a meta-device check reads, for encodings fitted on train.
-_CHECK_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -41,13 +38,12 @@ class NeuralConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def build_ranker(config: NeuralConfig, data: EncodedDataset, *, rows: int | None = None) -> Ranker:
+def build_ranker(config: NeuralConfig, data: EncodedDataset) -> Ranker:
     """The ranker of ``config`` for ``data``'s schema (seed torch first for fixed weights).
 
     Args:
         config: the trial's config.
-        data: the dataset; numeric encodings are fitted on its training split.
-        rows: read only the first ``rows`` training rows for the fit (the meta-device check).
+        data: the dataset; parts read its training statistics (`FeatureInputs.of`).
 
     Raises:
         ValueError: the configuration cannot be built for this schema; the message names the part.
@@ -59,8 +55,7 @@ def build_ranker(config: NeuralConfig, data: EncodedDataset, *, rows: int | None
             f"train.task_weights has {len(weights)} weights but the data has "
             f"{len(schema.labels)} tasks ({', '.join(schema.labels)})"
         )
-    x_num = data.train.x_num if rows is None else np.asarray(data.train.x_num[:rows])
-    return config.model.build(x_num, schema.cardinalities, len(schema.labels))
+    return config.model.build(FeatureInputs.of(data), len(schema.labels))
 
 
 class NeuralFamily:
@@ -91,7 +86,7 @@ class NeuralFamily:
                 input width, token interactions without tokens, mismatched task weights, ...).
         """
         with torch.device("meta"):
-            model = build_ranker(config, data, rows=_CHECK_ROWS)
+            model = build_ranker(config, data)
             x_num = torch.zeros(2, data.schema.n_num)
             x_cat = torch.zeros(2, data.schema.n_cat, dtype=torch.long)
             try:

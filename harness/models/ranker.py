@@ -16,16 +16,16 @@ search-space files (``search_spaces/*.toml``), not classes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from harness.models.backbones import Backbone, BackboneConfig, MLPConfig
 from harness.models.heads import Head, HeadConfig, LinearHeadConfig
+from harness.models.inputs import FeatureInputs
 from harness.models.interactions import CrossConfig, Interaction, InteractionConfig
 from harness.models.spec import Embedded, TensorSpec
 from harness.models.tokenizer import Tokenizer, TokenizerConfig
@@ -152,21 +152,18 @@ class RankerConfig:
         if not isinstance(self.wide, bool):
             raise ValueError(f"wide must be true or false, got {self.wide=}")
 
-    def build(self, x_num_train: np.ndarray, cardinalities: Sequence[int], tasks: int) -> Ranker:
+    def build(self, inputs: FeatureInputs, tasks: int) -> Ranker:
         """The ranker for a dataset (not seeded: seed torch first for reproducible weights).
 
         Args:
-            x_num_train: the training split's ``x_num``, for numeric encodings fitted on train.
-            cardinalities: ids per categorical feature.
+            inputs: the schema's sizes and training statistics (`FeatureInputs.of(data)`).
             tasks: labels the head predicts.
 
         Raises:
             ValueError: a part cannot be built for these sizes (a rank above the width, token
                 interactions without tokens, ...); the message names the part.
         """
-        tokenizer = self.tokenizer.build(
-            x_num_train, cardinalities, interaction_takes=self.interaction.takes
-        )
+        tokenizer = self.tokenizer.build(inputs, interaction_takes=self.interaction.takes)
         interaction = _named("interaction", self.interaction.kind, self.interaction.build)(
             _interaction_input(tokenizer, self.interaction.takes)
         )
@@ -175,7 +172,7 @@ class RankerConfig:
         backbone = _named("backbone", self.backbone.kind, self.backbone.build)(backbone_in)
         head_in = backbone.d_out + (mixed if self.topology == "parallel" else 0)
         head = _named("head", self.head.kind, self.head.build)(head_in, tasks)
-        wide = Wide(cardinalities, tokenizer.numeric_width, tasks) if self.wide else None
+        wide = Wide(inputs.cardinalities, tokenizer.numeric_width, tasks) if self.wide else None
         return Ranker(tokenizer, interaction, backbone, head, topology=self.topology, wide=wide)
 
 

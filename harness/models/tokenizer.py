@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from harness.models.backbones.mlp import MLP, check_dims
 from harness.models.embeddings.fused import FusedEmbedding
+from harness.models.inputs import FeatureInputs
 from harness.models.numeric import Log1pConfig, NumericEncoding, NumericEncodingConfig
 from harness.models.spec import Embedded, TensorKind, TensorSpec
 
@@ -43,7 +43,8 @@ class Tokenizer(nn.Module):
 
     **Examples**
 
-    >>> t = Tokenizer(Log1pConfig().build(np.zeros((1, 2))), [5, 7], dim=4)
+    >>> numeric = Log1pConfig().build(FeatureInputs.from_arrays(np.zeros((1, 2))))
+    >>> t = Tokenizer(numeric, [5, 7], dim=4)
     >>> t(torch.ones(3, 2), torch.zeros(3, 2, dtype=torch.long)).tokens.shape
     torch.Size([3, 4, 4])
     """
@@ -140,20 +141,14 @@ class TokenizerConfig:
         if not self.init_std > 0.0:
             raise ValueError(f"init_std must be positive, got {self.init_std=}")
 
-    def build(
-        self,
-        x_num_train: np.ndarray,
-        cardinalities: Sequence[int],
-        *,
-        interaction_takes: TensorKind,
-    ) -> Tokenizer:
+    def build(self, inputs: FeatureInputs, *, interaction_takes: TensorKind) -> Tokenizer:
         """The tokenizer for a dataset; ``auto`` resolved for an interaction taking that kind."""
         mode = self.numeric_tokens
         if mode == "auto":
             mode = "per_feature" if interaction_takes == "tokens" else "flat"
         return Tokenizer(
-            self.numeric.build(x_num_train),
-            cardinalities,
+            self.numeric.build(inputs),
+            inputs.cardinalities,
             dim=self.embedding_dim,
             numeric_tokens=mode,
             bottom_dims=self.bottom_dims,

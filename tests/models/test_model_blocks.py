@@ -16,6 +16,7 @@ from harness.fitting import TrainContext
 from harness.models import MLP, Batch, FusedEmbedding, Log1p
 from harness.models.backbones import MLPConfig
 from harness.models.heads import LinearHeadConfig
+from harness.models.inputs import FeatureInputs
 from harness.models.interactions import AutoIntConfig, CrossConfig, DotConfig, FMConfig
 from harness.models.ranker import Ranker, RankerConfig
 from harness.models.spec import TensorKind, TensorSpec
@@ -151,7 +152,7 @@ def _inputs(
 def _tokenizer(mode: str, takes: TensorKind = "tokens", n_num: int = N_NUM,
                cards: tuple[int, ...] = CARDS) -> Tokenizer:  # fmt: skip
     config = TokenizerConfig(embedding_dim=DIM, numeric_tokens=mode, bottom_dims=(8,))  # type: ignore[arg-type]
-    return config.build(_x_train(n_num), cards, interaction_takes=takes)
+    return config.build(FeatureInputs.from_arrays(_x_train(n_num), cards), interaction_takes=takes)
 
 
 # Log1p with its missing indicator gives 2 channels per numeric feature: 6 numeric values.
@@ -220,7 +221,7 @@ def test_ranker_stacked_composition() -> None:
     config = RankerConfig(
         tokenizer=TokenizerConfig(embedding_dim=DIM), backbone=MLPConfig(dims=(8,))
     )
-    model = config.build(_x_train(), CARDS, tasks=2)
+    model = config.build(FeatureInputs.from_arrays(_x_train(), CARDS), tasks=2)
     assert model.d_input == 6 + 2 * DIM
     x_num, x_cat = _inputs()
     flat = model.tokenizer(x_num, x_cat).flat()
@@ -237,7 +238,7 @@ def test_ranker_parallel_composition_with_wide() -> None:
         topology="parallel",
         wide=True,
     )
-    model = config.build(_x_train(), CARDS, tasks=1)
+    model = config.build(FeatureInputs.from_arrays(_x_train(), CARDS), tasks=1)
     x_num, x_cat = _inputs()
     emb = model.tokenizer(x_num, x_cat)
     assert emb.tokens is not None and model.wide is not None
@@ -294,7 +295,7 @@ def test_ranker_rejects_a_token_interaction_built_for_other_tokens() -> None:
 def test_ranker_without_categorical_features_in_flat_mode() -> None:
     torch.manual_seed(0)
     config = RankerConfig(tokenizer=TokenizerConfig(numeric_tokens="flat"))
-    model = config.build(_x_train(), (), tasks=1)
+    model = config.build(FeatureInputs.from_arrays(_x_train(), ()), tasks=1)
     assert model.tokenizer.tokens is None and model.d_input == 6
     x_num, x_cat = _inputs(cards=())
     out = model(x_num, x_cat)
@@ -343,12 +344,14 @@ def test_token_interaction_with_no_token_names_the_problem() -> None:
         tokenizer=TokenizerConfig(numeric_tokens="flat"), interaction=AutoIntConfig()
     )
     with pytest.raises(ValueError, match="takes field tokens but the tokenizer gives none"):
-        config.build(_x_train(), (), tasks=1)
+        config.build(FeatureInputs.from_arrays(_x_train(), ()), tasks=1)
 
 
 def test_numeric_tokens_alone_feed_a_token_interaction() -> None:
     # per_feature mode gives a token per numeric feature: enough for FM without categoricals.
-    model = RankerConfig(interaction=FMConfig()).build(_x_train(), (), tasks=1)
+    model = RankerConfig(interaction=FMConfig()).build(
+        FeatureInputs.from_arrays(_x_train(), ()), tasks=1
+    )
     assert model.tokenizer.tokens == TensorSpec.tokens(3, 16, numeric_fields=3)
     assert model(*_inputs(cards=())).shape == (4, 1)
     # The mlp mode's single numeric token is too few to pair: the part is named.
@@ -356,18 +359,18 @@ def test_numeric_tokens_alone_feed_a_token_interaction() -> None:
         tokenizer=TokenizerConfig(numeric_tokens="mlp"), interaction=DotConfig()
     )
     with pytest.raises(ValueError, match=r"^interaction dot: .*fields=1"):
-        one_token.build(_x_train(), (), tasks=1)
+        one_token.build(FeatureInputs.from_arrays(_x_train(), ()), tasks=1)
 
 
 def test_ranker_build_names_the_failing_part() -> None:
     config = RankerConfig(interaction=CrossConfig(rank=1000))
     with pytest.raises(ValueError, match=r"^interaction cross: .*rank=1000"):
-        config.build(_x_train(), CARDS, tasks=1)
+        config.build(FeatureInputs.from_arrays(_x_train(), CARDS), tasks=1)
 
 
 def test_ranker_with_no_input_at_all() -> None:
     with pytest.raises(ValueError, match="no numeric and no categorical features"):
-        RankerConfig().build(np.zeros((4, 0), dtype=np.float32), (), tasks=1)
+        RankerConfig().build(FeatureInputs.from_arrays(np.zeros((4, 0), dtype=np.float32)), tasks=1)
 
 
 # --- Batch --------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from harness.families.neural import NEURAL, NeuralConfig
 from harness.fitting import TrainContext
 from harness.models.backbones import BACKBONES, BackboneConfig, DenseNetConfig, MLPConfig
 from harness.models.heads import HEADS, HeadConfig, LinearHeadConfig
+from harness.models.inputs import FeatureInputs
 from harness.models.interactions import (
     INTERACTIONS,
     CrossConfig,
@@ -126,7 +127,9 @@ def _with_indicator(config_cls: type[NumericEncodingConfig], on: bool) -> Numeri
 def test_numeric_shape_and_finite_on_nan_and_huge_values(
     name: str, config_cls: type[NumericEncodingConfig], missing_indicator: bool
 ) -> None:
-    enc = _with_indicator(config_cls, missing_indicator).build(_x_train(4))
+    enc = _with_indicator(config_cls, missing_indicator).build(
+        FeatureInputs.from_arrays(_x_train(4))
+    )
     assert isinstance(enc, NumericEncoding)
     assert enc.n_features == 4
     x = torch.tensor(
@@ -140,7 +143,7 @@ def test_numeric_shape_and_finite_on_nan_and_huge_values(
 
 @encodings
 def test_numeric_default_config_builds(name: str, config_cls: type[NumericEncodingConfig]) -> None:
-    enc = config_cls().build(_x_train(3))
+    enc = config_cls().build(FeatureInputs.from_arrays(_x_train(3)))
     assert enc.n_features == 3 and enc.d_out >= 1
     assert enc(torch.randn(B, 3)).shape == (B, 3, enc.d_out)
 
@@ -149,7 +152,7 @@ def test_numeric_default_config_builds(name: str, config_cls: type[NumericEncodi
 def test_numeric_missing_indicator_widens_by_one_and_flags_exactly_nan(
     name: str, config_cls: type[NumericEncodingConfig]
 ) -> None:
-    x_train = _x_train(3)
+    x_train = FeatureInputs.from_arrays(_x_train(3))
     without = _with_indicator(config_cls, False).build(x_train)
     with_ind = _with_indicator(config_cls, True).build(x_train)
     assert with_ind.d_out == without.d_out + 1
@@ -161,7 +164,7 @@ def test_numeric_missing_indicator_widens_by_one_and_flags_exactly_nan(
 
 @encodings
 def test_numeric_zero_features(name: str, config_cls: type[NumericEncodingConfig]) -> None:
-    enc = config_cls().build(np.zeros((10, 0), dtype=np.float32))
+    enc = config_cls().build(FeatureInputs.from_arrays(np.zeros((10, 0), dtype=np.float32)))
     assert enc.n_features == 0
     assert enc(torch.zeros(B, 0)).shape == (B, 0, enc.d_out)
 
@@ -170,7 +173,7 @@ def test_numeric_zero_features(name: str, config_cls: type[NumericEncodingConfig
 def test_numeric_gradient_reaches_parameters_or_input(
     name: str, config_cls: type[NumericEncodingConfig]
 ) -> None:
-    enc = config_cls().build(_x_train(3))
+    enc = config_cls().build(FeatureInputs.from_arrays(_x_train(3)))
     x = torch.tensor([[0.5, -2.0, 3.0]], requires_grad=True)
     enc(x).square().sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
@@ -182,8 +185,8 @@ def test_numeric_gradient_reaches_parameters_or_input(
 def test_numeric_rejects_a_bad_train_array(
     name: str, config_cls: type[NumericEncodingConfig], shape: tuple[int, ...]
 ) -> None:
-    with pytest.raises(ValueError, match="x_train"):
-        config_cls().build(np.zeros(shape, dtype=np.float32))
+    with pytest.raises(ValueError, match="x_num"):
+        config_cls().build(FeatureInputs.from_arrays(np.zeros(shape, dtype=np.float32)))
 
 
 @encodings
@@ -191,14 +194,14 @@ def test_numeric_rejects_a_bad_train_array(
 def test_numeric_rejects_a_wrong_input_width(
     name: str, config_cls: type[NumericEncodingConfig], width: int
 ) -> None:
-    enc = config_cls().build(_x_train(3))
+    enc = config_cls().build(FeatureInputs.from_arrays(_x_train(3)))
     with pytest.raises(ValueError, match="x_num"):
         enc(torch.zeros(B, width))
 
 
 @encodings
 def test_numeric_module_contract(name: str, config_cls: type[NumericEncodingConfig]) -> None:
-    x_train = _x_train(3)
+    x_train = FeatureInputs.from_arrays(_x_train(3))
     x = torch.tensor(_x_train(3)[:B])
 
     def build() -> nn.Module:
@@ -449,7 +452,7 @@ def _assert_trains_everywhere(config: RankerConfig) -> None:
     """Finite logits ``(B, tasks)`` on NaN inputs; every parameter gets a gradient."""
     torch.manual_seed(0)
     x_num, x_cat = _tiny_inputs()
-    model = config.build(_x_train(N_NUM), CARDS, tasks=TASKS)
+    model = config.build(FeatureInputs.from_arrays(_x_train(N_NUM), CARDS), tasks=TASKS)
     assert (model.wide is not None) == config.wide
     logits = model(x_num, x_cat)
     assert logits.shape == (B, TASKS)
@@ -497,7 +500,7 @@ def test_ranker_with_every_backbone_and_head(kind: str, part: type) -> None:
     backbone = part() if kind == "backbone" else SMALL_MLP
     head = part() if kind == "head" else LinearHeadConfig()
     config = RankerConfig(tokenizer=SMALL_TOKENIZER, backbone=backbone, head=head)
-    model = config.build(_x_train(N_NUM), CARDS, tasks=TASKS)
+    model = config.build(FeatureInputs.from_arrays(_x_train(N_NUM), CARDS), tasks=TASKS)
     logits = model(x_num, x_cat)
     assert logits.shape == (B, TASKS) and torch.isfinite(logits).all()
     (logits * torch.randn_like(logits)).sum().backward()
@@ -513,9 +516,9 @@ def test_ranker_state_dict_round_trip_and_move_to_meta(
     x_num, x_cat = _tiny_inputs()
     config = _ranker_config(config_cls(), "parallel", True)
     torch.manual_seed(0)
-    model = config.build(_x_train(N_NUM), CARDS, tasks=TASKS)
+    model = config.build(FeatureInputs.from_arrays(_x_train(N_NUM), CARDS), tasks=TASKS)
     torch.manual_seed(1)
-    fresh = config.build(_x_train(N_NUM), CARDS, tasks=TASKS)
+    fresh = config.build(FeatureInputs.from_arrays(_x_train(N_NUM), CARDS), tasks=TASKS)
     fresh.load_state_dict(model.state_dict())
     model.eval()
     fresh.eval()

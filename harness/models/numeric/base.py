@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from torch import Tensor, nn
 
+from harness.models.inputs import FeatureInputs
 from harness.registry import PartConfig
 
-__all__ = ["NumericEncoding", "NumericEncodingConfig", "check_x_train"]
+__all__ = ["NumericEncoding", "NumericEncodingConfig"]
 
 
 class NumericEncoding(nn.Module):
@@ -29,21 +29,11 @@ class NumericEncoding(nn.Module):
 class NumericEncodingConfig(PartConfig):
     """Base of a registered numeric encoding's config (``NUMERIC_ENCODINGS``).
 
-    ``build`` fits what the encoding learns from data (bins, quantiles, scales) on the training
-    split only, as scikit-learn's ``fit`` would.
+    ``build`` reads what the encoding needs (moments, quantile knots) from the training
+    statistics in ``inputs.numeric``, fitted once when the data was prepared, as scikit-learn's
+    ``fit`` would on the training split; it never scans the data.
     """
 
-    def build(self, x_train: np.ndarray) -> NumericEncoding:
-        """The encoding for the training split's ``x_num`` (float ``(N, n_features)``).
-
-        An encoding that needs statistics should read a sample of rows rather than all of a
-        memory-mapped array.
-        """
+    def build(self, inputs: FeatureInputs) -> NumericEncoding:
+        """The encoding of ``inputs.numeric``'s features."""
         raise NotImplementedError
-
-
-def check_x_train(x_train: np.ndarray) -> int:
-    """Returns the number of features of a training ``x_num``, rejecting a wrong shape."""
-    if x_train.ndim != 2:
-        raise ValueError(f"x_train must be 2-D (N, n_features), got {x_train.shape=}")
-    return int(x_train.shape[1])

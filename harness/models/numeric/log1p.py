@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from harness.models.numeric.base import NumericEncoding, NumericEncodingConfig, check_x_train
+from harness.models.inputs import FeatureInputs
+from harness.models.numeric.base import NumericEncoding, NumericEncodingConfig
 
 __all__ = ["Log1p", "Log1pConfig"]
 
@@ -66,5 +66,5 @@ class Log1pConfig(NumericEncodingConfig):
                 f"missing_indicator must be true or false, got {self.missing_indicator=}"
             )
 
-    def build(self, x_train: np.ndarray) -> Log1p:
-        return Log1p(check_x_train(x_train), missing_indicator=self.missing_indicator)
+    def build(self, inputs: FeatureInputs) -> Log1p:
+        return Log1p(inputs.n_num, missing_indicator=self.missing_indicator)
