@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from harness.models.backbones import Backbone, BackboneConfig, MLPConfig
+from harness.models.embeddings import Footprint
 from harness.models.heads import Head, HeadConfig, LinearHeadConfig
 from harness.models.inputs import FeatureInputs
 from harness.models.interactions import CrossConfig, Interaction, InteractionConfig
@@ -95,6 +96,10 @@ class Ranker(nn.Module):
         if self.wide is not None:
             logits = logits + self.wide(emb.numeric, x_cat)
         return logits
+
+    def embedding_footprint(self) -> Footprint:
+        """Parameters and bytes of the categorical embeddings, for quality against memory."""
+        return self.tokenizer.embedding_footprint()
 
     def _interact(self, emb: Embedded, flat: Tensor | None) -> Tensor:
         """The interaction's output as a flat vector (token outputs flattened, dense prepended)."""

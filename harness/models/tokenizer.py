@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from harness.models.backbones.mlp import MLP, check_dims
-from harness.models.embeddings.fused import FusedEmbedding
+from harness.models.embeddings import Footprint, FusedEmbedding, footprint_of
 from harness.models.inputs import FeatureInputs
 from harness.models.numeric import Log1pConfig, NumericEncoding, NumericEncodingConfig
 from harness.models.spec import Embedded, TensorKind, TensorSpec
@@ -110,6 +110,10 @@ class Tokenizer(nn.Module):
         tokens = (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]) if parts else None
         dense = encoded if self.mode == "flat" else None
         return Embedded(tokens=tokens, dense=dense, numeric=encoded)
+
+    def embedding_footprint(self) -> Footprint:
+        """Parameters and bytes of the categorical embeddings (tables and projections)."""
+        return footprint_of(self.embedding)
 
 
 @dataclass(frozen=True)
