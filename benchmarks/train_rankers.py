@@ -44,8 +44,8 @@ from harness.data.schema import (
     EncodedDataset,
     EncodedSplit,
     FeatureSchema,
-    NumericFeature,
 )
+from harness.data.stats import describe_numeric
 from harness.families.neural import NeuralConfig, build_ranker
 from harness.training import LoaderMode, make_loader, make_optimizers, train_step
 from harness.tuning.space import SearchSpace, load_search_space
@@ -99,19 +99,40 @@ def make_arrays(rows: int, seed: int) -> Arrays:
     x_num = rng.lognormal(1.0, 2.0, size=(rows, N_NUM)).astype(np.float32)
     x_num[rng.random((rows, N_NUM)) < 0.1] = np.nan
     x_cat = rng.integers(0, VOCAB, size=(rows, N_CAT), dtype=np.int32)
+    # Ids 2.. in order of descending count, as preprocessing numbers them (frequency clipping
+    # relies on it); 0 (missing) and 1 (rare) keep theirs.
+    for j in range(N_CAT):
+        counts = np.bincount(x_cat[:, j], minlength=VOCAB)
+        order = np.argsort(-counts[2:], kind="stable") + 2
+        relabel = np.arange(VOCAB, dtype=np.int32)
+        relabel[order] = np.arange(2, VOCAB, dtype=np.int32)
+        x_cat[:, j] = relabel[x_cat[:, j]]
     y = (rng.random((rows, 1)) < 0.25).astype(np.float32)
     return Arrays(x_num, x_cat, y)
 
 
-def schema() -> FeatureSchema:
+def schema(x_num_train: np.ndarray) -> FeatureSchema:
+    """The schema with the training statistics preprocessing would store (numeric encodings
+    read them)."""
     return FeatureSchema(
-        numeric=tuple(NumericFeature(f"I{i}") for i in range(N_NUM)),
+        numeric=describe_numeric([f"I{i}" for i in range(N_NUM)], x_num_train),
         categorical=tuple(CategoricalFeature(f"C{j}", VOCAB) for j in range(N_CAT)),
     )
 
 
 def dataset(split: EncodedSplit) -> EncodedDataset:
-    return EncodedDataset("bench", schema(), split, split, split, "random", synthetic=True)
+    x_cat = np.asarray(split.x_cat)
+    counts = tuple(np.bincount(x_cat[:, j], minlength=VOCAB) for j in range(N_CAT))
+    return EncodedDataset(
+        "bench",
+        schema(np.asarray(split.x_num)),
+        split,
+        split,
+        split,
+        "random",
+        synthetic=True,
+        cat_counts=counts,
+    )
 
 
 # --- hand-written references ----------------------------------------------------------------------

@@ -105,6 +105,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--search-spaces", type=Path, help="folder of <family>.toml files (default: search_spaces/)"
     )
+    run.add_argument(
+        "--study",
+        help="comma-separated factor studies (search_spaces/studies/<name>.toml) instead of a "
+        "search: each arm of the best neural configuration (or --models PRESET's) with --seeds",
+    )
+    run.add_argument(
+        "--seeds", type=_positive_int, help="--study: trials (seeds) per arm (default: 3)"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     again = run.add_mutually_exclusive_group()
     again.add_argument(

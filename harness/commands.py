@@ -21,6 +21,18 @@ _out = Console(highlight=False)
 def run(args: argparse.Namespace) -> int:
     from harness.pipeline import RunOptions, run_suite
 
+    studies = None
+    if args.study is not None:
+        studies = tuple(m.strip() for m in args.study.split(",") if m.strip())
+        if not studies:
+            from harness.studies.files import available_studies, study_dirs
+
+            valid = ", ".join(available_studies(study_dirs(args.search_spaces)))
+            raise HarnessError(f"--study is empty; studies: {valid}")
+        if args.trials is not None:
+            raise HarnessError("--trials is for a search; a study runs --seeds trials per arm")
+    elif args.seeds is not None:
+        raise HarnessError("--seeds is for a study: add --study NAME (see `harness suites`)")
     models = None
     if args.models is not None:
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())
@@ -52,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         fresh=args.fresh,
         command=getattr(args, "command_line", ""),
+        studies=studies,
+        seeds=args.seeds or 3,
     )
     run_suite(options, _out)
     return 0
@@ -147,7 +161,30 @@ def suites() -> int:
         for kind, config in registry.items():
             parts.add_row(slot, kind, config.summary)
     _out.print(parts)
+    _out.print(_studies_table())
     return 0
+
+
+def _studies_table() -> Table:
+    from harness.studies.files import available_studies, find_study, load_study, study_dirs
+
+    folders = study_dirs()
+    shown = ", ".join(map(str, folders))
+    table = Table(
+        title=f"Factor studies (harness run --study NAME): files in {shown}", title_justify="left"
+    )
+    for column in ("study", "what it varies", "factor", "arms"):
+        table.add_column(column, no_wrap=column == "study")
+    for name in available_studies(folders):
+        path = find_study(name, folders)
+        assert path is not None
+        try:
+            study = load_study(path)
+            arms = ", ".join(a.name for a in study.arms)
+            table.add_row(name, study.description, study.factor_text, arms)
+        except HarnessError as e:
+            table.add_row(name, f"[red]{escape(str(e))}[/]", "", "")
+    return table
 
 
 def fetch(args: argparse.Namespace) -> int:

@@ -24,7 +24,8 @@ class EpochMetrics:
     its best epoch. It is reported, never used to choose anything. ``valid`` and ``test`` score
     the first (primary) task; ``valid_tasks`` and ``test_tasks`` every task, in label order.
     ``n_params`` is the model's size where it is fixed (neural families), sent with each epoch so
-    that a stopped trial still reports it.
+    that a stopped trial still reports it; ``embedding_params`` and ``embedding_bytes`` likewise
+    (the categorical embeddings' share of it, `Ranker.embedding_footprint`).
     """
 
     epoch: int
@@ -36,6 +37,8 @@ class EpochMetrics:
     test_tasks: tuple[Metrics, ...] = ()
     out_of_time: bool = False
     n_params: int | None = None
+    embedding_params: int | None = None
+    embedding_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,9 @@ class FitResult:
     ``valid`` and ``test`` score the first (primary) task, which the search maximises;
     ``valid_tasks`` and ``test_tasks`` score every task in label order (empty: only one task
     was scored). ``out_of_time`` is True when the deadline stopped the fit before its own early
-    stopping did: the scores are those of its best epoch until then.
+    stopping did: the scores are those of its best epoch until then. ``embedding_params`` and
+    ``embedding_bytes`` size the categorical embeddings (tables and projections) of a neural
+    ranker, for quality against memory; None for a family without embeddings (GBDTs).
     """
 
     valid: Metrics
@@ -84,3 +89,5 @@ class FitResult:
     valid_tasks: tuple[Metrics, ...] = ()
     test_tasks: tuple[Metrics, ...] = ()
     out_of_time: bool = False
+    embedding_params: int | None = None
+    embedding_bytes: int | None = None

@@ -12,6 +12,9 @@ toward ``--trials`` (an interrupted one does not), trials a killed run left runn
 as interrupted, and the time budget is what the invocations together may spend. One Ctrl-C
 stops the run (see `harness.tuning.stop`) and exits 130 after writing the leaderboard.
 
+``--study`` runs factor studies instead of a search (`harness.studies.runner`), with the same
+folder, lock, data and leaderboard: a study's trials are an addition to the run in the folder.
+
 The time budget is shared by the models in turn: each gets what is left divided by the models
 left (time one model leaves unused goes to the next ones). No trial starts in the last fifth of
 a model's share, and a trial still running at its end stops at its next epoch end, keeping the
@@ -45,23 +48,34 @@ from harness.errors import HarnessError, RunInterruptedError
 from harness.families.registry import get_family
 from harness.leaderboard.console import leaderboard_table
 from harness.leaderboard.markdown import RunInfo, render, write_atomic
-from harness.leaderboard.summary import ModelSummary, summarize
+from harness.leaderboard.summary import ModelSummary, StudySummary, summarize, summarize_studies
 from harness.paths import cache_root, downloads_dir, first_in, lookup_folders, names_in
 from harness.results.table import TrialResult, append_results, read_results
 from harness.run_folder import RunLock, RunPaths, RunState, check_writable, move_aside
+from harness.studies.files import StudyFile, find_study, load_study, study_dirs
 from harness.suites import Suite, get_suite, suite_for_card
 from harness.tuning.space import SearchSpace, load_search_space
 
 __all__ = [
+    "LAUNCH_SHARE",
+    "MIN_SHARE_S",
+    "TEARDOWN_S",
     "RunOptions",
     "RunOutcome",
     "RunPaths",
     "available_models",
     "check_against_data",
+    "close_stale",
     "find_model",
+    "load_cached",
     "load_models",
+    "open_run",
+    "prepare_data",
+    "run_info",
     "run_suite",
+    "same_data",
     "search_space_dirs",
+    "write_leaderboard",
 ]
 
 
@@ -70,12 +84,12 @@ __all__ = [
 # learning rates, so GBDTs get a few blocks first.
 _GRACE_EPOCHS = {"neural": 1, "gbdt": 4}
 # No trial starts in the last fifth of a model's share; the share's end stops those running.
-_LAUNCH_SHARE = 0.8
+LAUNCH_SHARE = 0.8
 # Seconds of a share kept for stopping trials (Ray's own stop comes 3 s after the trials' deadline)
 # and closing the tuning, so the share holds.
-_TEARDOWN_S = 5.0
+TEARDOWN_S = 5.0
 # A model is not started with less than this left.
-_MIN_SHARE_S = 5.0
+MIN_SHARE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,9 @@ class RunOptions:
     """Everything ``harness run`` was asked; None means "the suite's (or card's) default".
 
     ``card`` runs a user's own dataset card (``--card``): the suite is then that card's, with
-    the default models; ``valid`` and ``test`` are pre-split files next to ``data``.
+    the default models; ``valid`` and ``test`` are pre-split files next to ``data``. ``studies``
+    runs factor studies (``--study``, `harness.studies`) instead of a search, each arm with
+    ``seeds`` seeds, on the one neural preset of ``models`` (or the folder's best).
     """
 
     suite: str | None
@@ -111,6 +127,12 @@ class RunOptions:
     fresh: bool = False
     # The command line, for the run's record and the leaderboard.
     command: str = ""
+    studies: tuple[str, ...] | None = None
+    seeds: int = 3
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {self.seeds=}")
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,7 @@ class RunOutcome:
     dataset: EncodedDataset
     summaries: tuple[ModelSummary, ...]
     trials: tuple[TrialResult, ...] = field(default=())
+    studies: tuple[StudySummary, ...] = field(default=())
 
 
 def search_space_dirs(explicit: Path | None = None) -> list[Path]:
@@ -201,9 +224,11 @@ def _fitting_defaults(
     return kept, checked
 
 
-def _data(
+def prepare_data(
     card: DatasetCard, suite: Suite, opts: RunOptions, source: DataSource, console: Console
 ) -> EncodedDataset:
+    """The run's encoded dataset: the data found, else a synthetic stand-in (said on the
+    console), preprocessed once and then read from the cache."""
     config = PreprocessConfig.for_files(
         source.files,
         protocol=opts.protocol,
@@ -248,7 +273,7 @@ def _data(
     )
 
 
-def _load_cached(cache_dir: str) -> EncodedDataset:
+def load_cached(cache_dir: str) -> EncodedDataset:
     # Each trial memory-maps the cache itself: no copy through Ray's object store.
     return load_encoded(Path(cache_dir))
 
@@ -285,13 +310,17 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         RunInterruptedError: Ctrl-C stopped the run; what finished is on the leaderboard.
     """
     suite, card = _suite_and_card(opts)
+    if opts.studies is not None:
+        from harness.studies.runner import run_studies
+
+        return run_studies(opts, suite, card, console)
     spaces = load_models(opts.models or suite.models, search_space_dirs(opts.search_spaces))
     source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
     paths = RunPaths.of(opts.out, suite.name, synthetic=source.files is None)
     check_writable(paths.run_dir.parent, paths.leaderboard.parent)
     with RunLock(paths):
-        earlier = _open_run(paths, opts, console)
-        dataset = _data(card, suite, opts, source, console)
+        earlier = open_run(paths, opts, console)
+        dataset = prepare_data(card, suite, opts, source, console)
         with console.status("checking every search space against the dataset's schema"):
             if opts.models:  # asked for by name: each must fit
                 checked = check_against_data(spaces, dataset)
@@ -301,8 +330,9 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         return _tune_suite(opts, suite, card, dataset, spaces, paths, earlier, console)
 
 
-def _open_run(paths: RunPaths, opts: RunOptions, console: Console) -> RunState | None:
-    """The earlier run in the folder to continue (``--resume``), or None for a new run.
+def open_run(paths: RunPaths, opts: RunOptions, console: Console) -> RunState | None:
+    """The earlier run in the folder to continue (``--resume``, or a study: an addition to the
+    run), or None for a new run.
 
     Raises:
         HarnessError: the folder holds results and neither ``--resume`` nor ``--fresh`` says
@@ -317,7 +347,7 @@ def _open_run(paths: RunPaths, opts: RunOptions, console: Console) -> RunState |
         console.print(f"moved the earlier run to {escape(str(moved))}; starting a new run")
         return None
     state = RunState.load(paths.state)
-    if not opts.resume:
+    if not opts.resume and opts.studies is None:
         trials = len(read_results(paths.results)) if paths.results.exists() else 0
         last = state.invocations[-1] if state and state.invocations else None
         when = f", last started {last.started_at}, {last.outcome}" if last else ""
@@ -339,16 +369,9 @@ def _tune_suite(
     console: Console,
 ) -> RunOutcome:
     from harness.tuning.stop import StopRequest  # these import ray
-    from harness.tuning.studies import close_stale_trials, open_storage
     from harness.tuning.tuner import TuneOptions, ray_session, tune_model
 
-    dataset_id = Path(dataset.cache_dir).name if dataset.cache_dir else dataset.name
-    if earlier is not None and earlier.dataset_id not in ("", dataset_id):
-        raise HarnessError(
-            f"--resume: {paths.run_dir} was run on other data (cache {earlier.dataset_id}, now "
-            f"{dataset_id}: another --data, --protocol, --min-count or --seed?); pass the same "
-            "options, or --fresh to start over"
-        )
+    dataset_id = same_data(paths, dataset, earlier)
     trials = opts.trials or suite.trials
     default_budget = suite.synthetic_time_budget_s if dataset.synthetic else suite.time_budget_s
     budget = opts.time_budget_s or default_budget
@@ -359,18 +382,9 @@ def _tune_suite(
         trials_per_model=trials,
     ).started(opts.command or "harness run")
     state.save(paths.state)
-    if paths.studies.exists():
-        recorded = {
-            (r.study, r.study_trial): r
-            for r in (read_results(paths.results) if paths.results.exists() else [])
-            if r.study_trial is not None
-        }
-        closed = close_stale_trials(
-            open_storage(paths.studies), lambda rows: append_results(paths.results, rows), recorded
-        )
-        if closed:
-            console.print(f"{closed} trials left running by an earlier run recorded as interrupted")
-    info = _run_info(opts, suite, card, dataset, spaces, paths, trials, budget)
+    close_stale(paths, console)
+    info = run_info(opts, suite, card, dataset, spaces, paths, trials, budget)
+    study_folders = study_dirs(opts.search_spaces)
     if dataset.skipped_rows:
         console.print(f"[yellow]skipped {dataset.skipped_rows:,} malformed rows (--bad-rows skip)")
     console.print(
@@ -405,7 +419,7 @@ def _tune_suite(
             deadline = time.monotonic() + budget_left
             for i, (space, n) in enumerate(pending):
                 share = (deadline - time.monotonic()) / (len(pending) - i)
-                if stop.requested or share < _MIN_SHARE_S:
+                if stop.requested or share < MIN_SHARE_S:
                     if not stop.requested:
                         console.print(f"[yellow]time budget spent: {space.name} not tuned[/]")
                     continue
@@ -431,8 +445,8 @@ def _tune_suite(
                             results_path=paths.results,
                             dataset_id=dataset_id,
                             num_samples=n,
-                            time_budget_s=_LAUNCH_SHARE * share,
-                            hard_time_limit_s=max(1.0, share - _TEARDOWN_S),
+                            time_budget_s=LAUNCH_SHARE * share,
+                            hard_time_limit_s=max(1.0, share - TEARDOWN_S),
                             seed=opts.seed,
                             cpus_per_trial=opts.cpus_per_trial or 1,
                             gpus_per_trial=gpus if family.kind == "neural" else 0.0,
@@ -440,7 +454,7 @@ def _tune_suite(
                             address=opts.address,
                             show_progress=opts.progress,
                         ),
-                        load_dataset=_load_cached,
+                        load_dataset=load_cached,
                         console=console,
                         stop=stop,
                         on_row=spent_so_far,
@@ -449,14 +463,18 @@ def _tune_suite(
                 finally:
                     state = state.spent(space.name, time.monotonic() - t0)
                     state.save(paths.state)
-                    summaries = _write_leaderboard(paths, info, spaces, state, stop.requested)
+                    summaries, _ = write_leaderboard(
+                        paths, info, spaces, state, stop.requested, study_folders=study_folders
+                    )
         outcome = "interrupted" if stop.requested else "finished"
     except KeyboardInterrupt:
         outcome = "interrupted"
     finally:
         state = state.ended(outcome)
         state.save(paths.state)
-    summaries = _write_leaderboard(paths, info, spaces, state, outcome == "interrupted")
+    summaries, _ = write_leaderboard(
+        paths, info, spaces, state, outcome == "interrupted", study_folders=study_folders
+    )
     console.print(leaderboard_table(f"Leaderboard: {dataset.title}", summaries))
     console.print(
         f"leaderboard: {escape(str(paths.leaderboard))}\nevery trial: {escape(str(paths.results))}"
@@ -470,19 +488,53 @@ def _tune_suite(
     return RunOutcome(paths, dataset, tuple(summaries), tuple(this_run))
 
 
+def same_data(paths: RunPaths, dataset: EncodedDataset, earlier: RunState | None) -> str:
+    """The dataset's id (its cache key); an earlier run on the folder must have used the same.
+
+    Raises:
+        HarnessError: the folder's earlier run was on other data.
+    """
+    dataset_id = Path(dataset.cache_dir).name if dataset.cache_dir else dataset.name
+    if earlier is not None and earlier.dataset_id not in ("", dataset_id):
+        raise HarnessError(
+            f"{paths.run_dir} was run on other data (cache {earlier.dataset_id}, now "
+            f"{dataset_id}: another --data, --protocol, --min-count or --seed?); pass the same "
+            "options, or --fresh to start over"
+        )
+    return dataset_id
+
+
+def close_stale(paths: RunPaths, console: Console) -> None:
+    """Closes the Optuna trials a killed run left running, with their rows (under the lock)."""
+    if not paths.studies.exists():
+        return
+    from harness.tuning.studies import close_stale_trials, open_storage  # imports optuna
+
+    recorded = {
+        (r.study, r.study_trial): r
+        for r in (read_results(paths.results) if paths.results.exists() else [])
+        if r.study_trial is not None
+    }
+    closed = close_stale_trials(
+        open_storage(paths.studies), lambda rows: append_results(paths.results, rows), recorded
+    )
+    if closed:
+        console.print(f"{closed} trials left running by an earlier run recorded as interrupted")
+
+
 def _trials_done(paths: RunPaths, dataset_id: str) -> dict[tuple[str, str], int]:
     """(model, fingerprint) -> trials that ended on this data (interrupted ones do not count)."""
     if not paths.results.exists():
         return {}
     done: dict[tuple[str, str], int] = {}
     for r in read_results(paths.results):
-        if r.dataset == dataset_id and r.status != "interrupted":
+        if r.dataset == dataset_id and r.status != "interrupted" and not r.factor_study:
             key = (r.model, r.space_fingerprint)
             done[key] = done.get(key, 0) + 1
     return done
 
 
-def _run_info(
+def run_info(
     opts: RunOptions,
     suite: Suite,
     card: DatasetCard,
@@ -519,16 +571,18 @@ def _run_info(
     )
 
 
-def _write_leaderboard(
+def write_leaderboard(
     paths: RunPaths,
     info: RunInfo,
     spaces: Sequence[SearchSpace],
     state: RunState,
     interrupted: bool,
-) -> list[ModelSummary]:
+    *,
+    study_folders: Sequence[Path] = (),
+) -> tuple[list[ModelSummary], list[StudySummary]]:
     # Every trial ever run on this exact data (same cache key) with the same search space (same
     # fingerprint), over every invocation on the folder; trials of an edited space are counted,
-    # not ranked.
+    # not ranked. Factor studies' trials get a section each, never a rank in the table.
     rows = (
         [r for r in read_results(paths.results) if r.dataset == state.dataset_id]
         if (paths.results.exists())
@@ -536,6 +590,8 @@ def _write_leaderboard(
     )
     models = {s.name: (get_family(s.family).kind, s.fingerprint) for s in spaces}
     summaries = summarize(rows, models, state.spent_s, asked=state.trials_per_model)
+    names = {r.factor_study for r in rows if r.factor_study}
+    studies = summarize_studies(rows, _study_files(names, study_folders or study_dirs()))
     run = dataclasses.replace(
         info,
         interrupted=interrupted,
@@ -543,5 +599,19 @@ def _write_leaderboard(
         started_at=state.invocations[0].started_at if state.invocations else info.started_at,
         wall_seconds=state.spent_total,
     )
-    write_atomic(paths.leaderboard, render(run, summaries))
-    return summaries
+    write_atomic(paths.leaderboard, render(run, summaries, studies))
+    return summaries, studies
+
+
+def _study_files(names: set[str], folders: Sequence[Path]) -> dict[str, StudyFile]:
+    """The study files of the studies in the table that load now (for their descriptions); a
+    study whose file is gone or no longer loads still gets its section, without them."""
+    files = {}
+    for name in names:
+        path = find_study(name, folders)
+        if path is not None:
+            try:
+                files[name] = load_study(path)
+            except HarnessError:
+                continue
+    return files

@@ -5,7 +5,7 @@
 ``<out>/leaderboards/<label>.md``. ``RunLock`` lets one run at a time use the folder (a second
 one refuses in one line; the lock dies with its process, even on ``kill -9``). A folder that
 already holds results is continued with ``--resume`` or moved aside with ``--fresh``, never
-silently mixed with a new run.
+silently mixed with a new run; a factor study (``--study``) is an addition to it.
 """
 
 from __future__ import annotations
@@ -145,7 +145,8 @@ class RunState:
 
     ``spent_s`` is each model's tuning wall time summed over invocations (saved after every
     trial, so a killed run loses at most one trial's worth); the time budget is shared by what
-    the invocations together spend.
+    the invocations together spend. ``study_spent_s`` is each factor study's wall time
+    (``--study``): a study has a budget of its own per invocation and never spends the search's.
     """
 
     dataset_id: str
@@ -153,6 +154,7 @@ class RunState:
     trials_per_model: int
     spent_s: dict[str, float] = field(default_factory=dict)
     invocations: tuple[Invocation, ...] = ()
+    study_spent_s: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> RunState | None:
@@ -185,6 +187,11 @@ class RunState:
         spent = dict(self.spent_s)
         spent[model] = spent.get(model, 0.0) + seconds
         return dataclasses.replace(self, spent_s=spent)
+
+    def study_spent(self, study: str, seconds: float) -> RunState:
+        spent = dict(self.study_spent_s)
+        spent[study] = spent.get(study, 0.0) + seconds
+        return dataclasses.replace(self, study_spent_s=spent)
 
 
 def move_aside(paths: RunPaths) -> Path:

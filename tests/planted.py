@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -13,6 +14,7 @@ from harness.data.schema import (
     FeatureSchema,
     NumericFeature,
 )
+from harness.data.stats import describe_numeric
 
 
 def planted_dataset(
@@ -58,13 +60,57 @@ def in_memory_dataset(
     n_train: int,
     n_eval: int,
 ) -> EncodedDataset:
-    """A synthetic dataset whose three splits ``split(n)`` draws (train first, then valid, test)."""
+    """A synthetic dataset whose three splits ``split(n)`` draws (train first, then valid, test).
+
+    As data preparation would, the schema's numeric statistics (moments, quantile knots) and the
+    per-feature id counts are fitted on the training split (``schema``'s names and kinds kept),
+    and ids 2.. are renumbered in order of descending training count (frequency clipping relies
+    on that order); the renumbering is one permutation per feature, so the signal is kept.
+    """
+    train, valid, test = split(n_train), split(n_eval), split(n_eval)
+    order = count_order(schema, train)
+    train, valid, test = (renumbered(s, order) for s in (train, valid, test))
     return EncodedDataset(
         name=name,
-        schema=schema,
-        train=split(n_train),
-        valid=split(n_eval),
-        test=split(n_eval),
+        schema=fitted_schema(schema, train),
+        train=train,
+        valid=valid,
+        test=test,
         protocol="random",
         synthetic=True,
+        cat_counts=cat_counts(schema, train),
+    )
+
+
+def fitted_schema(schema: FeatureSchema, train: EncodedSplit) -> FeatureSchema:
+    """``schema`` with its numeric features' training statistics computed from ``train``."""
+    names = [f.name for f in schema.numeric]
+    kinds = [f.kind for f in schema.numeric]
+    numeric = describe_numeric(names, np.asarray(train.x_num, dtype=np.float64), kinds)
+    return dataclasses.replace(schema, numeric=numeric)
+
+
+def count_order(schema: FeatureSchema, train: EncodedSplit) -> list[np.ndarray]:
+    """Per feature, the new id of each id: 0 and 1 kept, 2.. by descending training count."""
+    out = []
+    for j, f in enumerate(schema.categorical):
+        counts = np.bincount(np.asarray(train.x_cat[:, j], dtype=np.int64), minlength=f.cardinality)
+        new = np.arange(f.cardinality, dtype=np.int32)
+        new[np.argsort(-counts[2:], kind="stable") + 2] = np.arange(2, f.cardinality)
+        out.append(new)
+    return out
+
+
+def renumbered(split: EncodedSplit, order: list[np.ndarray]) -> EncodedSplit:
+    if not order:
+        return split
+    x_cat = np.stack([new[split.x_cat[:, j]] for j, new in enumerate(order)], axis=1)
+    return dataclasses.replace(split, x_cat=x_cat.astype(split.x_cat.dtype))
+
+
+def cat_counts(schema: FeatureSchema, train: EncodedSplit) -> tuple[np.ndarray, ...]:
+    """The training count of every id of every categorical feature (index = id)."""
+    return tuple(
+        np.bincount(np.asarray(train.x_cat[:, j], dtype=np.int64), minlength=f.cardinality)
+        for j, f in enumerate(schema.categorical)
     )

@@ -196,3 +196,48 @@ def test_busy_dashboard_port_suggests_another(
     assert code == 2
     line = _one_line_error(err)
     assert f"cannot listen on 127.0.0.1:{port}" in line and f"--port {port + 1}" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("--seeds", "2"), "--seeds is for a study: add --study NAME"),
+        (("--study", "hashing", "--trials", "2"), "--trials is for a search"),
+        (("--study", " , "), "--study is empty; studies: embedding-sizes, hashing"),
+        (("--study", "hashin"), "no study 'hashin'"),
+        (
+            ("--study", "hashing", "--models", "dcnv2,deepfm"),
+            "--study varies one neural model: give one with --models, got 2 (dcnv2, deepfm)",
+        ),
+        (
+            ("--study", "hashing", "--models", "lightgbm"),
+            "--models lightgbm: a study varies the parts of a neural ranker",
+        ),
+    ],
+    ids=["seeds-alone", "trials", "empty", "unknown", "two-models", "gbdt"],
+)
+def test_study_mistakes_are_one_line_before_any_data(
+    capsys: pytest.CaptureFixture[str],
+    harness_home: Path,
+    tmp_path: Path,
+    argv: tuple[str, ...],
+    expected: str,
+) -> None:
+    code, _, err = _run(capsys, "run", "--suite", "criteo", "--out", str(tmp_path), *argv)
+    assert code == 2
+    line = _one_line_error(err)
+    assert expected in line
+    if "hashin'" in expected:
+        assert "did you mean 'hashing'?" in line and "numeric-encodings" in line
+    assert not (harness_home / "downloads").exists()  # nothing was read or written
+
+
+def test_suites_lists_the_studies(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, _ = _run(capsys, "suites")
+    assert code == 0
+    assert "Factor studies" in out
+    for word in ("numeric-encodings", "embedding-sizes", "hashing", "model.tokenizer.numeric"):
+        assert word in out

@@ -29,3 +29,13 @@ def test_readme_names_each_suites_default_models(repo_root: Path) -> None:
         assert f"`{', '.join(suite.models)}` on" in text, (
             f"the README does not list suite {suite.name}'s default models {suite.models}"
         )
+
+
+def test_readme_study_example_is_a_valid_study_file(repo_root: Path, tmp_path: Path) -> None:
+    from harness.studies.files import load_study
+
+    text = (repo_root / "README.md").read_text()
+    start = text.index('description = "How numeric features are encoded')
+    path = tmp_path / "example.toml"
+    path.write_text(text[start : text.index("```", start)])
+    assert [a.name for a in load_study(path).arms] == ["log1p", "ple", "ple.32"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,12 @@ def test_fresh_twice_in_one_second_keeps_both_and_their_boards(tmp_path: Path) -
     assert [(m / "results.parquet").read_text() for m in moved] == ["first", "second"]
     assert [(m / "criteo.md").read_text() for m in moved] == ["board first", "board second"]
     assert not paths.leaderboard.exists()
+
+
+def test_a_run_state_written_before_studies_loads(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"dataset_id": "d", "time_budget_s": 60.0, "trials_per_model": 2}))
+    state = RunState.load(path)
+    assert state is not None and state.study_spent_s == {}
+    later = state.study_spent("hashing", 3.0).study_spent("hashing", 2.0)
+    assert later.study_spent_s == {"hashing": 5.0} and later.spent_total == 0.0

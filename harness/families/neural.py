@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 
 from harness.data.schema import EncodedDataset
-from harness.fitting import FitResult, TrainContext
+from harness.fitting import EpochMetrics, FitResult, TrainContext
 from harness.models.inputs import FeatureInputs
 from harness.models.ranker import Ranker, RankerConfig
 from harness.training.config import TrainConfig
@@ -66,16 +66,27 @@ class NeuralFamily:
     config_type: type[Any] = NeuralConfig
 
     def fit(self, config: NeuralConfig, data: EncodedDataset, ctx: TrainContext) -> FitResult:
-        """Trains on ``data.train``, early-stops on ``data.valid``, scores ``data.test``."""
+        """Trains on ``data.train``, early-stops on ``data.valid``, scores ``data.test``.
+
+        Every epoch and the result carry the embeddings' footprint (parameters and bytes), so a
+        trial stopped early still reports it.
+        """
         start = time.perf_counter()
         torch.set_num_threads(ctx.threads)
         torch.manual_seed(ctx.seed)
         model = build_ranker(config, data)
-        result = fit(model, data, config.train, ctx)
+        size = model.embedding_footprint()
+
+        def on_epoch(m: EpochMetrics) -> None:
+            ctx.on_epoch(replace(m, embedding_params=size.params, embedding_bytes=size.bytes))
+
+        result = fit(model, data, config.train, replace(ctx, on_epoch=on_epoch))
         return replace(
             result,
             train_seconds=time.perf_counter() - start,
             notes=f"input_dim={model.d_input}",
+            embedding_params=size.params,
+            embedding_bytes=size.bytes,
         )
 
     def validate(self, config: NeuralConfig, data: EncodedDataset) -> None:

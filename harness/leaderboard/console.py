@@ -1,4 +1,4 @@
-"""The leaderboard as a rich table, printed at the end of a run."""
+"""The leaderboard as rich tables, printed at the end of a run: the models, and each study."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from harness.leaderboard.markdown import format_params, format_seconds
-from harness.leaderboard.summary import ModelSummary
+from harness.leaderboard.markdown import (
+    READING_A_STUDY,
+    format_bytes,
+    format_mean_std,
+    format_params,
+    format_seconds,
+)
+from harness.leaderboard.summary import ModelSummary, StudySummary
 
-__all__ = ["leaderboard_table"]
+__all__ = ["leaderboard_table", "study_table"]
 
 
 def _f(v: float | None, fmt: str = ".4f") -> str:
@@ -41,5 +47,37 @@ def leaderboard_table(title: str, rows: Sequence[ModelSummary]) -> Table:
             f"{s.complete}/{s.pruned}/{s.failed}",
             format_seconds(s.wall_seconds),
             format_params(b.n_params if b else None),
+        )
+    return table
+
+
+def study_table(s: StudySummary) -> Table:
+    """A study's arms as its leaderboard section shows them (best mean test AUC first)."""
+    table = Table(
+        title=f"Study {s.study}: {s.preset}, {s.factor or 'one factor'} varied",
+        title_justify="left",
+        caption=f"base: {s.base_source}. {READING_A_STUDY}",
+        caption_justify="left",
+    )
+    for name in (
+        "arm",
+        "test AUC",
+        "test logloss",
+        "seeds",
+        "emb. params",
+        "emb. bytes",
+        "train s",
+    ):
+        table.add_column(name, justify="left" if name == "arm" else "right", no_wrap=name == "arm")
+    for a in s.arms:
+        extra = a.pruned + a.failed
+        table.add_row(
+            a.arm,
+            format_mean_std(a.test_auc),
+            format_mean_std(a.test_logloss),
+            f"{len(a.seeds)}" + (f" (+{extra} cut)" if extra else ""),
+            format_params(a.embedding_params),
+            format_bytes(a.embedding_bytes),
+            "—" if a.train_seconds is None else f"{a.train_seconds:.1f}",
         )
     return table

@@ -8,18 +8,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.atomic import write_text_atomic
-from harness.leaderboard.summary import ModelSummary
+from harness.leaderboard.summary import ArmSummary, MeanStd, ModelSummary, StudySummary
 from harness.results.table import TrialResult
 
 __all__ = [
+    "READING_A_STUDY",
     "RunInfo",
+    "format_bytes",
     "format_count",
+    "format_mean_std",
     "format_params",
     "format_seconds",
     "render",
     "shown_path",
+    "study_section",
     "write_atomic",
 ]
+
+READING_A_STUDY = (
+    "Mean ± sample standard deviation over the seeds that completed (each seed trains the same "
+    "configuration with its own initialisation and batch order); a difference between arms "
+    "smaller than about 2 std is not evidence."
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,22 @@ def format_params(n: int | None) -> str:
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return str(n)
+
+
+def format_bytes(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def format_mean_std(v: MeanStd | None, digits: int = 4) -> str:
+    if v is None:
+        return "—"
+    spread = "—" if v.std is None else f"{v.std:.{digits}f}"
+    return f"{v.mean:.{digits}f} ± {spread}"
 
 
 def _config(params_json: str) -> str:
@@ -153,8 +179,63 @@ def _model(s: ModelSummary) -> str:
     return f"{s.model} (cut short)" if s.cut_short else s.model
 
 
-def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
-    """The whole markdown page: header with data and run facts, the ranked table, notes."""
+def _params(r: TrialResult) -> str:
+    """The model's size, with its embeddings' share where recorded."""
+    if r.embedding_params is None:
+        return format_params(r.n_params)
+    return f"{format_params(r.n_params)} ({format_params(r.embedding_params)} emb.)"
+
+
+def _seeds(a: ArmSummary) -> str:
+    extra = [f"{n} {what}" for n, what in ((a.pruned, "pruned"), (a.failed, "failed")) if n]
+    return f"{len(a.seeds)}" + (f" (+{', '.join(extra)})" if extra else "")
+
+
+def study_section(s: StudySummary) -> list[str]:
+    """A study's section: what was fixed, each arm's mean ± std over seeds, how to read it."""
+    seeds = sorted({seed for a in s.arms for seed in a.seeds})
+    lines = [f"## Study: {s.study}", ""]
+    if s.description:
+        lines += [_one_line(s.description), ""]
+    lines += [
+        "| | |",
+        "|---|---|",
+        f"| preset | `{s.preset}` |",
+        f"| base configuration | {_one_line(s.base_source)} |",
+        f"| factor | {f'`{s.factor}`' if s.factor else '(study file not found)'}: one arm per "
+        "value, everything else as the base |",
+        f"| seeds | {', '.join(map(str, seeds)) or '—'} |",
+        "",
+        "| arm | test AUC (mean ± std) | test logloss (mean ± std) | seeds | embedding params "
+        "| embedding bytes | train s (mean) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for a in s.arms:
+        train = "—" if a.train_seconds is None else f"{a.train_seconds:.1f}"
+        lines.append(
+            f"| {a.arm} | {format_mean_std(a.test_auc)} | {format_mean_std(a.test_logloss)} | "
+            f"{_seeds(a)} | {format_params(a.embedding_params)} | "
+            f"{format_bytes(a.embedding_bytes)} | {train} |"
+        )
+    lines += ["", f"{READING_A_STUDY} Best mean test AUC first."]
+    settings = [(a.arm, a.settings) for a in s.arms if a.settings]
+    if settings:
+        lines += ["", "What each arm sets:", ""]
+        lines += [f"- {arm}: `{'`, `'.join(sets)}`" for arm, sets in settings]
+    if s.hidden:
+        lines += [
+            "",
+            f"{s.hidden} trials of this study with another base or an earlier version of an arm "
+            "are in the results table, not shown.",
+        ]
+    return [*lines, ""]
+
+
+def render(
+    info: RunInfo, rows: Sequence[ModelSummary], studies: Sequence[StudySummary] = ()
+) -> str:
+    """The whole markdown page: header with data and run facts, the ranked table, notes, and a
+    section per factor study."""
     train, valid, test = info.rows
     lines = [f"# Leaderboard: {info.title}", ""]
     if info.interrupted:
@@ -195,17 +276,37 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
         lines.append(f"| command | `{command}` |")
     if info.card:
         lines.append(f"| dataset card | `{shown_path(info.card)}` |")
-    lines += [
-        f"| run | {info.started_at}, harness {info.harness_version}, {info.resources} |",
-        f"| search | {info.trials_per_model} trials per model asked, time budget "
+    search = (
+        f"{info.trials_per_model} trials per model asked, time budget "
         f"{format_seconds(info.time_budget_s)} shared by the models; tuning took "
         f"{format_seconds(info.wall_seconds)}"
         + (f" over {info.invocations} invocations (resumed)" if info.invocations > 1 else "")
-        + " |",
-        "",
-        "## Best configuration per model",
+        if info.trials_per_model
+        else "none in this run folder yet"
+    )
+    lines += [
+        f"| run | {info.started_at}, harness {info.harness_version}, {info.resources} |",
+        f"| search | {search} |",
         "",
     ]
+    if rows:
+        lines += _models_section(info, rows)
+    if studies:
+        lines += [line for s in studies for line in study_section(s)]
+    lines += [
+        f"Every trial: `{shown_path(info.results_path)}` (parquet). Studies: "
+        f"`sqlite:///{shown_path(info.storage_url.removeprefix('sqlite:///'))}`",
+        f"(open with `harness dashboard --suite {info.suite}"
+        + (" --synthetic" if info.synthetic else "")
+        + "`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _models_section(info: RunInfo, rows: Sequence[ModelSummary]) -> list[str]:
+    """The ranked table of the search, its notes and how to read it."""
+    lines = ["## Best configuration per model", ""]
     multi = any(s.best is not None and _per_task(s.best) for s in rows)
     ranking = any(s.best is not None and s.best.test_gauc is not None for s in rows)
     extra_head = (" test GAUC | test NDCG@10 |" if ranking else "") + (
@@ -235,7 +336,7 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
             + (f" {_metric(b.test_gauc)} | {_metric(b.test_ndcg10)} |" if ranking else "")
             + (f" {_per_task(b) or '—'} |" if multi else "")
             + f" {counts} | {format_seconds(s.wall_seconds)} | {_seconds(b.train_seconds)} | "
-            f"{format_params(b.n_params)} | {_config(b.params)} |"
+            f"{_params(b)} | {_config(b.params)} |"
         )
     cut = [(s.model, s.cut_short) for s in rows if s.cut_short]
     if cut:
@@ -268,16 +369,10 @@ def render(info: RunInfo, rows: Sequence[ModelSummary]) -> str:
         "groups). Lift is test AUC minus the best GBDT's test AUC.",
         "Each configuration ran with one seed: on small data, AUC differences below about 0.005",
         "are within seed-to-seed noise. Parameters count weights for neural rankers and tree",
-        "nodes for GBDTs.",
-        "",
-        f"Every trial: `{shown_path(info.results_path)}` (parquet). Studies: "
-        f"`sqlite:///{shown_path(info.storage_url.removeprefix('sqlite:///'))}`",
-        f"(open with `harness dashboard --suite {info.suite}"
-        + (" --synthetic" if info.synthetic else "")
-        + "`).",
+        "nodes for GBDTs (emb.: the categorical embeddings' share of a neural ranker's).",
         "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def write_atomic(path: Path, text: str) -> Path:

@@ -1,15 +1,26 @@
-"""From trial rows to one leaderboard row per model: its best configuration and its cost."""
+"""From trial rows to one leaderboard row per model (its best configuration and its cost), and
+to one section per factor study (each arm's mean ± std over seeds)."""
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.results.table import TrialResult
+from harness.studies.files import StudyFile
 
-__all__ = ["ModelSummary", "summarize"]
+__all__ = [
+    "ArmSummary",
+    "MeanStd",
+    "ModelSummary",
+    "StudySummary",
+    "mean_std",
+    "summarize",
+    "summarize_studies",
+]
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,8 @@ def summarize(
     """
     out: list[ModelSummary] = []
     for model, (kind, fingerprint) in models.items():
-        everything = [r for r in rows if r.model == model]
+        # A factor study's trials are summarised per study (`summarize_studies`), never here.
+        everything = [r for r in rows if r.model == model and not r.factor_study]
         mine = [r for r in everything if not fingerprint or r.space_fingerprint == fingerprint]
         done = [r for r in mine if r.status in ("complete", "pruned") and r.test_auc is not None]
         best = max(done, key=_score, default=None)
@@ -115,3 +127,141 @@ def summarize(
         ranked.append(dataclasses.replace(s, lift=lift, reference=reference))
     ranked.sort(key=lambda s: (s.best is None, -_score(s.best) if s.best else 0.0))
     return ranked
+
+
+@dataclass(frozen=True)
+class MeanStd:
+    """The mean of ``n`` values and their sample standard deviation (None for one value)."""
+
+    mean: float
+    std: float | None
+    n: int
+
+
+def mean_std(values: Sequence[float]) -> MeanStd | None:
+    """``MeanStd`` of the values (None when there are none)."""
+    if not values:
+        return None
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return MeanStd(statistics.fmean(values), std, len(values))
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """One arm of a study: its scores over the seeds that completed, its size and its cost.
+
+    Attributes:
+        arm: the arm's name.
+        seeds: the seeds of its complete trials (those averaged), sorted.
+        test_auc, test_logloss: mean ± std over those trials (None: no complete trial).
+        embedding_params, embedding_bytes: the embeddings' size (the same for every seed).
+        train_seconds: mean training time of the complete trials.
+        pruned, failed: trials stopped by the time budget, or failed (not averaged).
+        settings: what the arm sets (``dotted.key = value``), from its study file.
+    """
+
+    arm: str
+    seeds: tuple[int, ...]
+    test_auc: MeanStd | None
+    test_logloss: MeanStd | None
+    embedding_params: int | None
+    embedding_bytes: int | None
+    train_seconds: float | None
+    pruned: int = 0
+    failed: int = 0
+    settings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """A factor study as its leaderboard section shows it.
+
+    Attributes:
+        study: the study's name.
+        preset: the model the base configuration is of.
+        base_source: where the base came from.
+        description: the study file's description ("" when the file is not found now).
+        factor: the keys its arms vary, comma-separated ("" when the file is not found now).
+        arms: the arms, best mean test AUC first (arms with no complete trial last).
+        hidden: trials of the study in the table with another base or an older version of
+            an arm (not shown).
+    """
+
+    study: str
+    preset: str
+    base_source: str
+    description: str
+    factor: str
+    arms: tuple[ArmSummary, ...]
+    hidden: int = 0
+
+
+def summarize_studies(
+    rows: Sequence[TrialResult], files: Mapping[str, StudyFile] | None = None
+) -> list[StudySummary]:
+    """One summary per factor study in ``rows`` (one dataset's rows), in name order.
+
+    A study run again with another base (a better search trial, another preset) or an edited
+    arm adds rows of other search spaces: the section shows the latest base (the base of the
+    most recently started trial) and, per arm, its latest version; the others are counted in
+    ``hidden``. Interrupted trials are not counted.
+
+    Args:
+        rows: trial rows of one dataset.
+        files: study name -> its file, for the description, factor and arm settings.
+    """
+    files = files or {}
+    out = []
+    for name in sorted({r.factor_study for r in rows if r.factor_study}):
+        mine = [r for r in rows if r.factor_study == name and r.status != "interrupted"]
+        latest = max(mine, key=lambda r: r.started_at, default=None)
+        if latest is None:
+            continue
+        group = [r for r in mine if (r.model, r.base_source) == (latest.model, latest.base_source)]
+        study_file = files.get(name)
+        order = [a.name for a in study_file.arms] if study_file else []
+        settings = {a.name: a.settings for a in study_file.arms} if study_file else {}
+        arms, shown = [], 0
+        # File order (ties in the ranking below keep it), then arms no longer in the file.
+        for arm in sorted({r.arm for r in group}, key=lambda a: _position(a, order)):
+            of_arm = [r for r in group if r.arm == arm]
+            newest = max(of_arm, key=lambda r: r.started_at)
+            version = [r for r in of_arm if r.space_fingerprint == newest.space_fingerprint]
+            shown += len(version)
+            arms.append(_arm_summary(arm, version, settings.get(arm, ())))
+        arms.sort(key=lambda a: -a.test_auc.mean if a.test_auc else float("inf"))
+        out.append(
+            StudySummary(
+                study=name,
+                preset=latest.model,
+                base_source=latest.base_source,
+                description=study_file.description if study_file else "",
+                factor=study_file.factor_text if study_file else "",
+                arms=tuple(arms),
+                hidden=len(mine) - shown,
+            )
+        )
+    return out
+
+
+def _position(arm: str, order: Sequence[str]) -> tuple[int, str]:
+    return (order.index(arm), "") if arm in order else (len(order), arm)
+
+
+def _arm_summary(arm: str, rows: Sequence[TrialResult], settings: tuple[str, ...]) -> ArmSummary:
+    done = [r for r in rows if r.status == "complete" and r.test_auc is not None]
+    params = [r.embedding_params for r in done if r.embedding_params is not None]
+    sizes = [r.embedding_bytes for r in done if r.embedding_bytes is not None]
+    seconds = [r.train_seconds for r in done if r.train_seconds is not None]
+    return ArmSummary(
+        arm=arm,
+        seeds=tuple(sorted(r.seed for r in done)),
+        test_auc=mean_std([r.test_auc for r in done if r.test_auc is not None]),
+        test_logloss=mean_std([r.test_logloss for r in done if r.test_logloss is not None]),
+        embedding_params=statistics.median_low(params) if params else None,
+        embedding_bytes=statistics.median_low(sizes) if sizes else None,
+        train_seconds=statistics.fmean(seconds) if seconds else None,
+        pruned=sum(r.status == "pruned" for r in rows),
+        failed=sum(r.status == "failed" for r in rows),
+        settings=settings,
+    )

@@ -177,7 +177,11 @@ class RankerConfig:
         backbone = _named("backbone", self.backbone.kind, self.backbone.build)(backbone_in)
         head_in = backbone.d_out + (mixed if self.topology == "parallel" else 0)
         head = _named("head", self.head.kind, self.head.build)(head_in, tasks)
-        wide = Wide(inputs.cardinalities, tokenizer.numeric_width, tasks) if self.wide else None
+        wide = (
+            Wide(inputs.cardinalities, tokenizer.numeric_width, tasks, clip_to=tokenizer.clip_to)
+            if self.wide
+            else None
+        )
         return Ranker(tokenizer, interaction, backbone, head, topology=self.topology, wide=wide)
 
 

@@ -73,8 +73,10 @@ class Embedded:
 
     Attributes:
         tokens: ``(B, F, d)``, or None when there are no tokens.
-        dense: ``(B, D0)`` numeric encodings that join the flat view only (the tokenizer's
-            ``numeric_tokens = "flat"``, today's DCN-v2 input), or None.
+        dense: ``(B, D0)`` values that join the flat view only: numeric encodings (the
+            tokenizer's ``numeric_tokens = "flat"``, today's DCN-v2 input), then categorical
+            embeddings of differing sizes concatenated (a flat interaction needs no equal
+            token size), or None.
         numeric: ``(B, n_num * c)`` every numeric encoding channel (whatever the token mode),
             for the first-order ``wide`` part; None without numeric features.
     """

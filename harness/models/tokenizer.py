@@ -9,8 +9,14 @@ tokens one of three ways (``numeric_tokens``):
 - ``flat``: no token; the encodings join the flat vector as they are (today's DCN-v2 input).
 
 ``auto`` (the default) picks ``per_feature`` when the interaction takes tokens and ``flat`` when
-it takes the flat vector. Categorical ids are embedded by one fused sparse table (`FusedEmbedding`).
-Numeric tokens come first, then one token per categorical feature.
+it takes the flat vector.
+
+Categorical ids are embedded by a registered embedding (``embedding``, from ``EMBEDDINGS``; by
+default ``fused``, one sparse table). With the ``fixed`` size every feature gives a token of size
+``d``; with a growing size (``log2``, ``root4``) a token interaction gets each feature projected
+to ``d``, and a flat interaction gets the vectors unprojected in the dense part of the flat
+vector (`Embedded.dense`, after the numeric values). Numeric tokens come first, then one token
+per categorical feature.
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ import torch
 from torch import Tensor, nn
 
 from harness.models.backbones.mlp import MLP, check_dims
-from harness.models.embeddings import Footprint, FusedEmbedding, footprint_of
+from harness.models.embeddings import (
+    CategoricalEmbedding,
+    EmbeddingConfig,
+    Footprint,
+    FusedConfig,
+    footprint_of,
+)
 from harness.models.inputs import FeatureInputs
 from harness.models.numeric import Log1pConfig, NumericEncoding, NumericEncodingConfig
 from harness.models.spec import Embedded, TensorKind, TensorSpec
@@ -38,13 +50,14 @@ _MODES = ("auto", "per_feature", "mlp", "flat")
 class Tokenizer(nn.Module):
     """``(x_num (B, n_num), x_cat (B, n_cat))`` -> `Embedded` (field tokens and dense values).
 
-    **Shape**: tokens ``(B, F, d)`` with ``F`` = numeric tokens + ``n_cat``; dense ``(B, D0)``
-    (``flat`` mode only).
+    **Shape**: tokens ``(B, F, d)`` with ``F`` = numeric tokens + categorical tokens (``n_cat``
+    unless the embedding's output is flat); dense ``(B, D0)``: the numeric encodings in ``flat``
+    mode, then a flat embedding's output.
 
     **Examples**
 
     >>> numeric = Log1pConfig().build(FeatureInputs.from_arrays(np.zeros((1, 2))))
-    >>> t = Tokenizer(numeric, [5, 7], dim=4)
+    >>> t = Tokenizer(numeric, FusedEmbedding([5, 7], 4), dim=4)
     >>> t(torch.ones(3, 2), torch.zeros(3, 2, dtype=torch.long)).tokens.shape
     torch.Size([3, 4, 4])
     """
@@ -52,13 +65,20 @@ class Tokenizer(nn.Module):
     def __init__(
         self,
         numeric: NumericEncoding,
-        cardinalities: Sequence[int],
+        embedding: CategoricalEmbedding | None,
         *,
         dim: int,
         numeric_tokens: str = "per_feature",
         bottom_dims: Sequence[int] = (256,),
-        init_std: float = 0.01,
     ) -> None:
+        """
+        Args:
+            numeric: the built numeric encoding.
+            embedding: the built categorical embedding (None without categorical features).
+            dim: the token size ``d``.
+            numeric_tokens: ``per_feature``, ``mlp`` or ``flat`` (module docstring).
+            bottom_dims: hidden widths of the ``mlp`` mode's bottom MLP.
+        """
         super().__init__()
         if dim < 1:
             raise ValueError(f"embedding_dim must be positive, got embedding_dim={dim}")
@@ -71,9 +91,13 @@ class Tokenizer(nn.Module):
         self.dim = dim
         n_num, channels = numeric.n_features, numeric.d_out
         self.numeric_width = n_num * channels
-        self.embedding = (
-            FusedEmbedding(cardinalities, dim, init_std=init_std) if cardinalities else None
-        )
+        if embedding is not None and embedding.output == "tokens" and embedding.width != dim:
+            raise ValueError(f"the embedding gives tokens of {embedding.width}, expected {dim=}")
+        self.embedding = embedding
+        # Where the categorical vectors go: field tokens, or the dense part of the flat vector.
+        self._cat_tokens = embedding is not None and embedding.output == "tokens"
+        cat_fields = embedding.n_features if embedding is not None and self._cat_tokens else 0
+        cat_dense = embedding.width if embedding is not None and not self._cat_tokens else 0
         self.num_weight: nn.Parameter | None = None
         self.num_bias: nn.Parameter | None = None
         self.bottom: MLP | None = None
@@ -88,11 +112,11 @@ class Tokenizer(nn.Module):
         elif n_num and numeric_tokens == "mlp":
             self.bottom = MLP(self.numeric_width, (*bottom_dims, dim))
             numeric_fields = 1
-        fields = numeric_fields + len(cardinalities)
+        fields = numeric_fields + cat_fields
         self.tokens: TensorSpec | None = (
             TensorSpec.tokens(fields, dim, numeric_fields=numeric_fields) if fields else None
         )
-        self.dense_width = self.numeric_width if numeric_tokens == "flat" else 0
+        self.dense_width = (self.numeric_width if numeric_tokens == "flat" else 0) + cat_dense
         self.flat_width = self.dense_width + (self.tokens.flat_width if self.tokens else 0)
         if self.flat_width < 1:
             raise ValueError("the ranker has no input: no numeric and no categorical features")
@@ -105,11 +129,21 @@ class Tokenizer(nn.Module):
             parts.append(torch.einsum("bnc,ncd->bnd", channels, self.num_weight) + self.num_bias)
         elif encoded is not None and self.bottom is not None:
             parts.append(self.bottom(encoded).unsqueeze(1))
-        if self.embedding is not None:
-            parts.append(self.embedding(x_cat))
-        tokens = (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]) if parts else None
         dense = encoded if self.mode == "flat" else None
+        if self.embedding is not None:
+            cat = self.embedding(x_cat)
+            if self._cat_tokens:
+                parts.append(cat)
+            else:
+                dense = cat if dense is None else torch.cat([dense, cat], dim=1)
+        tokens = (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]) if parts else None
         return Embedded(tokens=tokens, dense=dense, numeric=encoded)
+
+    @property
+    def clip_to(self) -> tuple[int, ...] | None:
+        """Per feature, the ids kept by frequency clipping (ids at or above become 1), or None
+        when nothing is clipped: what the ``wide`` part needs to see the same ids."""
+        return None if self.embedding is None else self.embedding.clip_to
 
     def embedding_footprint(self) -> Footprint:
         """Parameters and bytes of the categorical embeddings (tables and projections)."""
@@ -121,14 +155,17 @@ class TokenizerConfig:
     """How features become tokens.
 
     Attributes:
-        embedding_dim: the token size ``d`` shared by every field.
+        embedding_dim: the token size ``d`` shared by every field (and the ``fixed``
+            categorical embedding size).
+        embedding: the categorical embedding (``kind`` from ``EMBEDDINGS``).
         numeric: the numeric encoding (``kind`` from ``NUMERIC_ENCODINGS``), fitted on train.
         numeric_tokens: ``auto``, ``per_feature``, ``mlp`` or ``flat`` (module docstring).
         bottom_dims: hidden widths of the ``mlp`` mode's bottom MLP (its last layer is ``d``).
-        init_std: standard deviation of the embedding table's normal initialisation.
+        init_std: standard deviation of the embedding tables' normal initialisation.
     """
 
     embedding_dim: int = 16
+    embedding: EmbeddingConfig = field(default_factory=FusedConfig)
     numeric: NumericEncodingConfig = field(default_factory=Log1pConfig)
     numeric_tokens: NumericTokens = "auto"
     bottom_dims: tuple[int, ...] = (256,)
@@ -144,17 +181,30 @@ class TokenizerConfig:
         object.__setattr__(self, "bottom_dims", check_dims("bottom_dims", self.bottom_dims))
         if not self.init_std > 0.0:
             raise ValueError(f"init_std must be positive, got {self.init_std=}")
+        if not isinstance(self.embedding, EmbeddingConfig):
+            raise ValueError(f"embedding must be an EmbeddingConfig, got {self.embedding=}")
+        self.embedding.check_dim(self.embedding_dim)
 
     def build(self, inputs: FeatureInputs, *, interaction_takes: TensorKind) -> Tokenizer:
         """The tokenizer for a dataset; ``auto`` resolved for an interaction taking that kind."""
         mode = self.numeric_tokens
         if mode == "auto":
             mode = "per_feature" if interaction_takes == "tokens" else "flat"
+        embedding: CategoricalEmbedding | None = None
+        if inputs.n_cat:
+            try:
+                embedding = self.embedding.build(
+                    inputs,
+                    dim=self.embedding_dim,
+                    takes=interaction_takes,
+                    init_std=self.init_std,
+                )
+            except ValueError as e:
+                raise ValueError(f"embedding {self.embedding.kind}: {e}") from None
         return Tokenizer(
             self.numeric.build(inputs),
-            inputs.cardinalities,
+            embedding,
             dim=self.embedding_dim,
             numeric_tokens=mode,
             bottom_dims=self.bottom_dims,
-            init_std=self.init_std,
         )

@@ -3,7 +3,9 @@
 This is logistic regression on the raw features: the "wide" half of Wide & Deep, and the linear
 part of a factorization machine (FM and DeepFM set ``wide = true`` on the ranker). Its per-id
 weights are a fused sparse table of width ``tasks``, so they train with SparseAdam like the
-embeddings.
+embeddings. With frequency clipping (``clip_to``, the tokenizer's `Tokenizer.clip_to`) it sees
+the same ids as the embeddings: a rare id's own weight would be fitted on the few rows that
+clipping judged too few for a vector.
 """
 
 from __future__ import annotations
@@ -24,13 +26,28 @@ class Wide(nn.Module):
     ``(B, tasks)``. The bias is the head's.
     """
 
-    def __init__(self, cardinalities: Sequence[int], numeric_width: int, tasks: int) -> None:
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        numeric_width: int,
+        tasks: int,
+        *,
+        clip_to: Sequence[int] | None = None,
+    ) -> None:
+        """
+        Args:
+            cardinalities: ids per categorical feature.
+            numeric_width: the width of the numeric encodings ``n_num * c``.
+            tasks: logits per row.
+            clip_to: frequency clipping limits per feature (ids at or above become the rare
+                id 1), or None.
+        """
         super().__init__()
         if tasks < 1:
             raise ValueError(f"tasks must be at least 1, got {tasks=}")
         # The tokenizer's own table has checked the same ids already: no second pass here.
         self.table = (
-            FusedEmbedding(cardinalities, tasks, init_std=1e-4, check_ids=False)
+            FusedEmbedding(cardinalities, tasks, init_std=1e-4, check_ids=False, clip_to=clip_to)
             if cardinalities
             else None
         )

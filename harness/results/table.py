@@ -65,12 +65,20 @@ class TrialResult:
         trial_id: Ray Tune's trial id (unique within a run).
         study_trial: the Optuna trial number in ``study`` (None if unknown).
         params: the sampled parameters as JSON (Optuna primitives; see ``SearchSpace``).
-        seed: the training seed.
+        seed: the training seed (a study's trials: one each, ``--seed`` + 0, 1, ...).
         status: "complete", "pruned", "failed" or "interrupted" (its Optuna trial: COMPLETE,
             PRUNED, FAIL, FAIL).
         error: the failure, one line ("" unless failed).
         valid_auc, valid_logloss, test_auc, test_logloss: scores (None where not measured).
         test_gauc, test_ndcg10: per-group AUC and NDCG@10 on grouped data (None otherwise).
+        embedding_params, embedding_bytes: parameters and bytes of the categorical embeddings
+            (tables and projections) of a neural ranker; None for a GBDT, a failed trial, and
+            rows written before they were recorded.
+        factor_study: the factor study (``harness run --study NAME``) the trial is an arm of;
+            "" for a search trial. Study rows are never ranked with the search's.
+        arm: the study's arm ("" for a search trial).
+        base_source: where the study's base configuration came from, one line ("" for a search
+            trial).
         best_epoch: the best epoch (boosting round for a GBDT).
         epochs: epochs (rounds) run.
         curve: per-epoch validation metrics as JSON, a list of
@@ -127,12 +135,21 @@ class TrialResult:
     task_metrics: str = "{}"
     test_gauc: float | None = None
     test_ndcg10: float | None = None
+    embedding_params: int | None = None
+    embedding_bytes: int | None = None
+    factor_study: str = ""
+    arm: str = ""
+    base_source: str = ""
 
     def __post_init__(self) -> None:
         if not self.model:
             object.__setattr__(self, "model", self.family)
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status=}")
+        if bool(self.factor_study) != bool(self.arm):
+            raise ValueError(
+                f"a study row needs both a study and an arm, got {self.factor_study=} {self.arm=}"
+            )
         if self.status == "failed" and not self.error:
             raise ValueError(f"a failed trial needs an error message, got {self.error=}")
         for name in ("valid_auc", "test_auc"):

@@ -25,7 +25,7 @@ from harness.results.table import TrialResult
 from harness.tuning.reports import EpochReport, FinalReport, report_of
 from harness.tuning.rows import TrialOutcome, make_row
 from harness.tuning.stop import StopRequest
-from harness.tuning.studies import StudyBook
+from harness.tuning.studies import StudyBook, StudyBooks
 
 __all__ = ["TrialRecorder"]
 
@@ -34,7 +34,7 @@ class TrialRecorder(tune.Callback):
     """See the module docstring.
 
     Args:
-        book: the model's study (asks and tells).
+        book: the tuning call's studies (asks and tells); a single study is one search's.
         write: appends rows to the results table.
         stop: the run's stop request (a trial stopped by it is ``interrupted``).
         hard_deadline: the ``time.time()`` at which the model's share ends (a trial stopped
@@ -45,14 +45,14 @@ class TrialRecorder(tune.Callback):
 
     def __init__(
         self,
-        book: StudyBook,
+        book: StudyBooks | StudyBook,
         write: Callable[[list[TrialResult]], None],
         stop: StopRequest,
         hard_deadline: float | None,
         progress: Callable[[str, float | None], None] = lambda _s, _v: None,
         epoch_seen: Callable[[str, int, float | None], None] = lambda _t, _e, _v: None,
     ) -> None:
-        self.book = book
+        self.book = book if isinstance(book, StudyBooks) else StudyBooks([book])
         self.rows: list[TrialResult] = []
         self._write = write
         self._stop = stop
@@ -160,7 +160,7 @@ class TrialRecorder(tune.Callback):
         started, started_at = self._started.get(ray_id, (0.0, ""))
         last = self._last.get(ray_id)
         row = make_row(
-            self.book.ctx,
+            self.book.ctx(ray_id),
             TrialOutcome(
                 status=status,
                 trial_id=str(ray_id),
@@ -171,6 +171,9 @@ class TrialRecorder(tune.Callback):
                 final=final,
                 placement=None if last is None else last.placement,
                 n_params=None if last is None else last.n_params,
+                embedding_params=None if last is None else last.embedding_params,
+                embedding_bytes=None if last is None else last.embedding_bytes,
+                seed=self.book.seed(ray_id),
                 error=error,
                 reason=reason,
                 started=started,

@@ -55,7 +55,8 @@ class EpochReport:
     """One epoch (a block of boosting rounds for a GBDT): one point of the validation curve.
 
     ``test`` is scored only at a new best epoch (neural families), so a trial stopped later
-    keeps the test score of its best epoch.
+    keeps the test score of its best epoch; the sizes (``n_params``, the embeddings' parameters
+    and bytes) travel with every epoch for the same reason.
     """
 
     epoch: int
@@ -66,6 +67,8 @@ class EpochReport:
     test: TestScores
     n_params: int | None
     placement: Placement
+    embedding_params: int | None = None
+    embedding_bytes: int | None = None
 
     @classmethod
     def of(cls, m: EpochMetrics, placement: Placement) -> EpochReport:
@@ -78,6 +81,8 @@ class EpochReport:
             test=TestScores.of(m.test),
             n_params=m.n_params,
             placement=placement,
+            embedding_params=m.embedding_params,
+            embedding_bytes=m.embedding_bytes,
         )
 
     def curve_point(self) -> dict[str, Any]:
@@ -103,7 +108,8 @@ class FinalReport:
     """The end of a fit: scores at the best epoch, the whole curve and the cost.
 
     ``out_of_time`` marks a fit that its share of the time budget stopped before its own early
-    stopping did (its scores are those of its best epoch until then).
+    stopping did (its scores are those of its best epoch until then). ``embedding_params`` and
+    ``embedding_bytes`` size the categorical embeddings (None for a GBDT).
     """
 
     valid_auc: float | None
@@ -119,6 +125,8 @@ class FinalReport:
     task_metrics: str
     placement: Placement
     out_of_time: bool = False
+    embedding_params: int | None = None
+    embedding_bytes: int | None = None
 
     @classmethod
     def of(cls, fit: FitResult, labels: tuple[str, ...], placement: Placement) -> FinalReport:
@@ -136,6 +144,8 @@ class FinalReport:
             task_metrics=task_json(labels, fit.valid_tasks, fit.test_tasks),
             placement=placement,
             out_of_time=fit.out_of_time,
+            embedding_params=fit.embedding_params,
+            embedding_bytes=fit.embedding_bytes,
         )
 
     def to_result(self) -> dict[str, Any]:

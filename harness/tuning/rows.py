@@ -5,6 +5,9 @@ ASHA, or by its share of the time budget: the best epoch of the curve so far, wi
 score measured at that epoch where the family measured one), ``failed`` (an exception: its error
 and what it reported before) or ``interrupted`` (Ctrl-C, or a run killed before it finished: the
 curve so far, never ranked).
+
+A trial of a factor study (``harness run --study``) is tagged with the study, its arm and where
+the study's base configuration came from (`StudyArm`), and carries its own training seed.
 """
 
 from __future__ import annotations
@@ -19,12 +22,36 @@ from typing import Any
 from harness.results.table import TrialResult, package_versions
 from harness.tuning.reports import FinalReport, Placement
 
-__all__ = ["RowContext", "TrialOutcome", "make_row"]
+__all__ = ["RowContext", "StudyArm", "TrialOutcome", "make_row"]
+
+
+@dataclass(frozen=True)
+class StudyArm:
+    """The arm of a factor study that a tuning call runs (its rows' ``factor_study``, ``arm``
+    and ``base_source`` columns).
+
+    Attributes:
+        study: the study's name (``--study``, its file's stem).
+        arm: the arm's name in the study file.
+        base_source: one line saying where the base configuration came from (the best trial of
+            a preset, or a preset's defaults); the same for every arm of one study run.
+    """
+
+    study: str
+    arm: str
+    base_source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.study or not self.arm:
+            raise ValueError(f"a study arm needs a study and an arm, got {self.study=} {self.arm=}")
 
 
 @dataclass(frozen=True)
 class RowContext:
-    """What every row of one model's tuning shares."""
+    """What every row of one model's tuning shares (flat: it is stored as JSON in the study).
+
+    ``factor_study``, ``arm`` and ``base_source`` tag the rows of a study's arm ("" for a search).
+    """
 
     suite: str
     dataset: str
@@ -36,11 +63,18 @@ class RowContext:
     seed: int
     notes: tuple[str, ...] = ()
     versions: Mapping[str, str] = field(default_factory=package_versions)
+    factor_study: str = ""
+    arm: str = ""
+    base_source: str = ""
 
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """How one trial ended and what it had reported (see the module docstring)."""
+    """How one trial ended and what it had reported (see the module docstring).
+
+    ``seed`` is the trial's own training seed where it has one (a study's trials), else the
+    context's; ``n_params`` and the embedding sizes are those its last epoch reported.
+    """
 
     status: str
     trial_id: str
@@ -56,6 +90,9 @@ class TrialOutcome:
     started: float = 0.0
     started_at: str = ""
     cpus: float = 1.0
+    seed: int | None = None
+    embedding_params: int | None = None
+    embedding_bytes: int | None = None
 
 
 def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
@@ -94,6 +131,10 @@ def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
             test = {k: best.get(f"test_{k}") for k in ("auc", "logloss", "gauc", "ndcg10")}
             notes.append(f"test scored at its best epoch ({best['epoch']})")
     placement = o.placement or (f.placement if f is not None else None) or Placement(cpus=o.cpus)
+    ended = o.status != "failed"  # a failed trial's sizes are not reported, as its n_params
+    sizes = (o.embedding_params, o.embedding_bytes)
+    if f is not None:
+        sizes = (f.embedding_params, f.embedding_bytes)
     if placement.note:
         notes.append(placement.note)
     return TrialResult(
@@ -109,7 +150,7 @@ def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
         trial_id=o.trial_id,
         study_trial=o.study_trial,
         params=json.dumps(dict(o.params), sort_keys=True, default=str),
-        seed=ctx.seed,
+        seed=ctx.seed if o.seed is None else o.seed,
         status=o.status,
         error=o.error,
         valid_auc=_opt(valid_auc),
@@ -121,7 +162,9 @@ def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
         best_epoch=best_epoch,
         epochs=epochs,
         curve=curve_json,
-        n_params=(f.n_params if f is not None else o.n_params) if o.status != "failed" else None,
+        n_params=(f.n_params if f is not None else o.n_params) if ended else None,
+        embedding_params=sizes[0] if ended else None,
+        embedding_bytes=sizes[1] if ended else None,
         samples_per_s=f.samples_per_s if f is not None and o.status == "complete" else None,
         train_seconds=train_seconds,
         wall_seconds=max(0.0, time.time() - o.started) if o.started else 0.0,
@@ -130,6 +173,9 @@ def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
         cpus=placement.cpus,
         started_at=o.started_at,
         notes="; ".join(notes),
+        factor_study=ctx.factor_study,
+        arm=ctx.arm,
+        base_source=ctx.base_source,
         **ctx.versions,
     )
 

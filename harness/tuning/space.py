@@ -216,8 +216,13 @@ Node = _Struct | _Slot | Leaf
 Answer = Callable[[Param], Any]
 
 
+# An answer that leaves a field out (its dataclass default applies): `SearchSpace.defaults`.
+_DEFAULT = object()
+
+
 def _resolve(node: _Struct, answer: Answer) -> Any:
     values = {name: _value(child, answer) for name, child in node.fields}
+    values = {name: v for name, v in values.items() if v is not _DEFAULT}
     hints = _field_hints(node.cls)
     try:
         return node.cls(**{k: _coerce(v, hints.get(k)) for k, v in values.items()})
@@ -349,6 +354,24 @@ class SearchSpace:
 
         try:
             return _resolve(self.root, pick)
+        except _BuildError as e:
+            raise ValueError(f"{self.path}: {e.path or '(top level)'}: {e.message}") from None
+
+    def defaults(self) -> Any:
+        """The config of the file's constants alone: every searched field keeps its config's
+        default, and a part whose ``kind`` is searched is its first choice (the base of a factor
+        study on a preset that has no search yet).
+
+        Raises:
+            ValueError: the config rejects the combination.
+        """
+        kinds = {leaf.name for leaf in _slot_kinds(self.root)}
+
+        def default(p: Param) -> Any:
+            return p.ends()[0] if p.name in kinds else _DEFAULT
+
+        try:
+            return _resolve(self.root, default)
         except _BuildError as e:
             raise ValueError(f"{self.path}: {e.path or '(top level)'}: {e.message}") from None
 

@@ -10,7 +10,7 @@ interrupted by the next run on the same folder (``close_stale_trials``), with it
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,10 @@ import optuna
 from optuna.trial import TrialState
 
 from harness.results.table import TrialResult
-from harness.tuning.rows import RowContext, TrialOutcome, make_row
+from harness.tuning.rows import RowContext, StudyArm, TrialOutcome, make_row
 from harness.tuning.space import SearchSpace, config_to_dict
 
-__all__ = ["StudyBook", "close_stale_trials", "open_storage", "study_name"]
+__all__ = ["StudyBook", "StudyBooks", "close_stale_trials", "open_storage", "study_name"]
 
 _STATES = {
     "complete": TrialState.COMPLETE,
@@ -32,13 +32,15 @@ _STATES = {
 }
 
 
-def study_name(suite: str, space: SearchSpace) -> str:
+def study_name(suite: str, space: SearchSpace, arm: StudyArm | None = None) -> str:
     """The persistent Optuna study of a suite, model and space, e.g. ``"criteo/dcnv2@3f2a9c1e"``.
 
     The fingerprint keeps the trials of an edited search space apart from the older ones: TPE
-    never learns from points of another space, and the dashboard shows each space's study.
+    never learns from points of another space, and the dashboard shows each space's study. A
+    factor study's arm has a study of its own, ``"criteo/hashing:fused/dcnv2@5d0c77a1"``.
     """
-    return f"{suite}/{space.name}@{space.fingerprint[:8]}"
+    tag = f"{arm.study}:{arm.arm}/" if arm is not None else ""
+    return f"{suite}/{tag}{space.name}@{space.fingerprint[:8]}"
 
 
 def open_storage(path: Path) -> optuna.storages.RDBStorage:
@@ -73,10 +75,12 @@ class StudyBook:
             load_if_exists=True,
         )
         self._open: dict[str, optuna.Trial] = {}
+        self._seeds: dict[str, int] = {}
         self.started: dict[str, float] = {}
 
-    def ask(self, ray_id: str) -> tuple[int, dict[str, Any]]:
-        """A new trial's number and sampled parameters."""
+    def ask(self, ray_id: str, seed: int | None = None) -> tuple[int, dict[str, Any]]:
+        """A new trial's number and sampled parameters; ``seed`` is the trial's own training
+        seed, where it has one (kept as a user attribute, for its row)."""
         trial = self.study.ask()
         try:
             self.space.suggest(trial)
@@ -92,11 +96,19 @@ class StudyBook:
                 "config": config,
             }.items():
                 trial.set_user_attr(key, value)
+            if seed is not None:
+                trial.set_user_attr("seed", seed)
         except BaseException:
             self.study.tell(trial, state=TrialState.FAIL)  # never left RUNNING
             raise
         self._open[ray_id] = trial
+        if seed is not None:
+            self._seeds[ray_id] = seed
         return trial.number, params
+
+    def seed(self, ray_id: str) -> int | None:
+        """The trial's own training seed (None: the context's seed)."""
+        return self._seeds.get(ray_id)
 
     def config(self, ray_id: str) -> str:
         trial = self._open.get(ray_id)
@@ -136,6 +148,53 @@ class StudyBook:
     def params(self, ray_id: str) -> dict[str, Any]:
         trial = self._open.get(ray_id)
         return {} if trial is None else dict(trial.params)
+
+
+class StudyBooks:
+    """The studies of one tuning call (one for a search, one per arm of factor studies), each
+    trial routed to its own study by its Ray id; the recorder's view of them."""
+
+    def __init__(self, books: Sequence[StudyBook]) -> None:
+        if not books:
+            raise ValueError("need at least one study")
+        self.books = tuple(books)
+        self._of: dict[str, StudyBook] = {}
+
+    def ask(self, ray_id: str, index: int, seed: int | None = None) -> tuple[int, dict[str, Any]]:
+        """A new trial of the ``index``-th study (see `StudyBook.ask`)."""
+        book = self.books[index]
+        asked = book.ask(ray_id, seed)
+        self._of[ray_id] = book
+        return asked
+
+    def _book(self, ray_id: str) -> StudyBook:
+        return self._of.get(ray_id, self.books[0])
+
+    def ctx(self, ray_id: str) -> RowContext:
+        """What the trial's row shares with the other trials of its study."""
+        return self._book(ray_id).ctx
+
+    def config(self, ray_id: str) -> str:
+        return self._book(ray_id).config(ray_id)
+
+    def number(self, ray_id: str) -> int | None:
+        return self._book(ray_id).number(ray_id)
+
+    def params(self, ray_id: str) -> dict[str, Any]:
+        return self._book(ray_id).params(ray_id)
+
+    def seed(self, ray_id: str) -> int | None:
+        return self._book(ray_id).seed(ray_id)
+
+    def report(self, ray_id: str, epoch: int, value: float | None) -> None:
+        self._book(ray_id).report(ray_id, epoch, value)
+
+    def tell(self, ray_id: str, status: str, value: float | None, reason: str = "") -> None:
+        self._book(ray_id).tell(ray_id, status, value, reason)
+
+    def open_ids(self) -> list[str]:
+        """Ray ids of the trials asked and not told yet, in every study."""
+        return [ray_id for book in self.books for ray_id in book.open_ids()]
 
 
 def close_stale_trials(
@@ -191,6 +250,7 @@ def close_stale_trials(
                         study_trial=frozen.number,
                         params=frozen.params,
                         config=str(attrs.get("config", "{}")),
+                        seed=attrs.get("seed"),
                         curve=curve,
                         reason=reason,
                         started_at=start.astimezone(UTC).isoformat(),

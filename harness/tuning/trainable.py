@@ -21,27 +21,39 @@ from harness.tuning.reports import EpochReport, FinalReport, Placement
 from harness.tuning.resources import gpu_id_text, pick_device
 from harness.tuning.space import SearchSpace
 
-__all__ = ["STUDY_TRIAL_KEY", "TrialSetup", "run_trial"]
+__all__ = ["SPACE_KEY", "STUDY_TRIAL_KEY", "TRIAL_SEED_KEY", "TrialSetup", "run_trial"]
 
 # The Optuna trial number travels in each trial's config under this key (not a parameter).
 STUDY_TRIAL_KEY = "__study_trial"
+# A trial's own training seed, where it has one (a factor study's seeds), travels under this key;
+# without it the trial trains with ``TrialSetup.seed``.
+TRIAL_SEED_KEY = "__seed"
+# Which of ``TrialSetup.spaces`` the trial's parameters belong to (a factor study's arm).
+SPACE_KEY = "__space"
 
 
 @dataclass(frozen=True)
 class TrialSetup:
     """Everything a trial needs besides its sampled parameters (sent once via the object store).
 
+    ``seed`` is the training seed of every trial that was not given its own (``TRIAL_SEED_KEY``);
+    ``spaces`` are the search spaces the trials' parameters belong to (one for a search, one per
+    arm for factor studies; ``SPACE_KEY`` says which).
+
     ``deadline`` (a ``time.time()``) ends the model's share of the budget: the fit stops at the
     first epoch end past it and reports its best epoch so far.
     """
 
     family: Family
-    space: SearchSpace
+    spaces: tuple[SearchSpace, ...]
     seed: int
     cpus: float
     cache_dir: str | None = None
     load_dataset: Callable[[str], EncodedDataset] | None = None
     deadline: float | None = None
+
+
+_KEYS = (STUDY_TRIAL_KEY, TRIAL_SEED_KEY, SPACE_KEY)
 
 
 def run_trial(
@@ -54,8 +66,9 @@ def run_trial(
     device, note = pick_device(gpu_ids)
     placement = Placement(device, gpu_id_text(gpu_ids), float(threads), note)
 
-    params = {k: v for k, v in config.items() if k != STUDY_TRIAL_KEY}
-    family_config = setup.space.build_config(params)
+    params = {k: v for k, v in config.items() if k not in _KEYS}
+    seed = config.get(TRIAL_SEED_KEY)
+    family_config = setup.spaces[int(config.get(SPACE_KEY, 0))].build_config(params)
     if data is None:
         if setup.cache_dir is None or setup.load_dataset is None:
             raise RuntimeError("the trial got neither a dataset nor a cache folder to map")
@@ -65,7 +78,7 @@ def run_trial(
         tune.report(EpochReport.of(m, placement).to_result())
 
     ctx = TrainContext(
-        seed=setup.seed,
+        seed=setup.seed if seed is None else int(seed),
         threads=threads,
         device=device,
         on_epoch=on_epoch,

@@ -4,10 +4,13 @@ A *model* is a search-space file (``search_spaces/deepfm.toml``) and the family 
 ``tune_model`` runs a Ray Tune ``Tuner`` whose searcher asks a persistent Optuna study (TPE) for
 each trial (`harness.tuning.studies`: one study per suite, model and search-space fingerprint, so
 a second run adds trials to the same study while an edited file starts a new one); an
-``ASHAScheduler`` stops poor trials on their per-epoch validation AUC. The parts live in their
-own modules: resources (`resources`), the trainable (`trainable`), the typed reports it sends
-(`reports`), rows and Optuna states (`recorder`, `rows`), the display (`progress`) and the
-stop request of a Ctrl-C (`stop`).
+``ASHAScheduler`` stops poor trials on their per-epoch validation AUC. ``tune_arms`` runs the
+arms of factor studies (`harness.studies`) the same way: one Ray Tune run for every arm and seed
+(trial k of an arm trains with its seed k), one Optuna study per arm, no pruning, and trial
+actors reused from one trial to the next. The parts live in their own modules: resources
+(`resources`), the trainable (`trainable`), the typed reports it sends (`reports`), rows and
+Optuna states (`recorder`, `rows`), the display (`progress`) and the stop request of a Ctrl-C
+(`stop`).
 
 Time: no trial starts after ``launch_until``; a running trial stops at the first epoch end past
 ``hard_deadline`` (its best epoch so far is kept: ``pruned`` by the budget), and Ray stops
@@ -20,7 +23,7 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +31,7 @@ from typing import Any
 
 import ray
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from rich.console import Console
 from rich.markup import escape
@@ -42,20 +45,29 @@ from harness.tuning.progress import TuningProgress
 from harness.tuning.recorder import TrialRecorder
 from harness.tuning.reports import METRIC
 from harness.tuning.resources import ResourcePlan, plan_resources
-from harness.tuning.rows import RowContext
+from harness.tuning.rows import RowContext, StudyArm
 from harness.tuning.space import SearchSpace
 from harness.tuning.stop import StopRequest, StopTrials
-from harness.tuning.studies import StudyBook, open_storage, study_name
-from harness.tuning.trainable import STUDY_TRIAL_KEY, TrialSetup, run_trial
+from harness.tuning.studies import StudyBook, StudyBooks, open_storage, study_name
+from harness.tuning.trainable import (
+    SPACE_KEY,
+    STUDY_TRIAL_KEY,
+    TRIAL_SEED_KEY,
+    TrialSetup,
+    run_trial,
+)
 
 __all__ = [
     "METRIC",
+    "ArmTrials",
     "ClusterResources",
     "ResourcePlan",
+    "StudyArm",
     "TuneOptions",
     "plan_resources",
     "ray_session",
     "study_name",
+    "tune_arms",
     "tune_model",
 ]
 
@@ -73,12 +85,13 @@ class TuneOptions:
         study_db: the SQLite file of the suite's Optuna studies (created if missing).
         results_path: the parquet results table; each ended trial is appended as it ends.
         dataset_id: the ``dataset`` column of the rows (default: the dataset's name).
-        num_samples: trials to run in this call.
+        num_samples: trials to run in this call (`tune_arms`: its arms' seeds).
         time_budget_s: no trial starts after this many seconds.
         hard_time_limit_s: trials stop at their first epoch end after this many seconds
             (default 1.5 x ``time_budget_s``); they become "pruned" rows with their best epoch.
         seed: the training seed of every trial (the TPE seed is derived from it and the trials
-            already in the study, so a re-run samples new points).
+            already in the study, so a re-run samples new points); `tune_arms` gives each trial
+            its arm's seed instead.
         cpus_per_trial: CPUs (training threads) per trial.
         gpus_per_trial: GPUs per trial (fractions share a GPU); 0 when the cluster has none.
         max_concurrent_trials: cap on parallel trials (default: as many as the resources fit).
@@ -111,25 +124,64 @@ class TuneOptions:
     show_progress: bool = True
 
 
-class _StudySearcher(Searcher):
-    """Asks the model's Optuna study for each trial; finishes at ``launch_until`` or a stop.
+@dataclass(frozen=True)
+class ArmTrials:
+    """One arm of a factor study for `tune_arms`: its space, its tag, and a trial per seed.
 
-    Outcomes are told to the study by the ``TrialRecorder`` (which knows why a trial ended), not
-    here: Ray's searcher interface cannot tell a pruned trial from a finished one.
+    Attributes:
+        space: the base merged with the arm (no searched parameter), named after the preset.
+        arm: the study, arm and base its rows are tagged with.
+        seeds: the training seed of each of its trials.
     """
 
-    def __init__(self, book: StudyBook, launch_until: float | None, stop: StopRequest) -> None:
+    space: SearchSpace
+    arm: StudyArm
+    seeds: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError(f"an arm to run needs at least one seed, got {self.seeds=}")
+        if self.space.params:
+            raise ValueError(f"an arm's space searches nothing, got {self.space.names}")
+
+
+# A trial of a tuning call: the index of its space (and Optuna study) and its own seed, if any.
+_Slot = tuple[int, int | None]
+
+
+class _StudySearcher(Searcher):
+    """Asks each trial's Optuna study for its parameters, slot by slot; finishes when the slots
+    are used, at ``launch_until`` or at a stop.
+
+    Outcomes are told to the studies by the ``TrialRecorder`` (which knows why a trial ended),
+    not here: Ray's searcher interface cannot tell a pruned trial from a finished one.
+    """
+
+    def __init__(
+        self,
+        books: StudyBooks,
+        slots: tuple[_Slot, ...],
+        launch_until: float | None,
+        stop: StopRequest,
+    ) -> None:
         super().__init__(metric=METRIC, mode="max")
-        self._book: StudyBook | None = book
+        self._books: StudyBooks | None = books
+        self._slots = slots
         self._launch_until = launch_until
         self._stop: StopRequest | None = stop
+        self._asked = 0
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         late = self._launch_until is not None and time.time() >= self._launch_until
-        if self._book is None or self._stop is None or late or self._stop.requested:
+        if self._books is None or self._stop is None or late or self._stop.requested:
             return Searcher.FINISHED  # a string: Ray Tune starts no more trials
-        number, params = self._book.ask(trial_id)
-        return {**params, STUDY_TRIAL_KEY: number}
+        if self._asked >= len(self._slots):
+            return Searcher.FINISHED
+        index, seed = self._slots[self._asked]
+        self._asked += 1
+        number, params = self._books.ask(trial_id, index, seed)
+        own = {} if seed is None else {TRIAL_SEED_KEY: seed}
+        return {**params, STUDY_TRIAL_KEY: number, SPACE_KEY: index, **own}
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -137,9 +189,9 @@ class _StudySearcher(Searcher):
         pass
 
     def __getstate__(self) -> dict[str, Any]:
-        # The study lives in its storage: a pickled copy (Ray's experiment state) asks nothing.
+        # The studies live in their storage: a pickled copy (Ray's experiment state) asks nothing.
         state = self.__dict__.copy()
-        state["_book"] = state["_stop"] = None
+        state["_books"] = state["_stop"] = None
         return state
 
     def save(self, checkpoint_path: str) -> None:
@@ -182,17 +234,101 @@ def tune_model(
     Raises:
         HarnessError: the cluster cannot run a trial, or Ray cannot start.
     """
+    if options.num_samples < 1:
+        raise HarnessError(f"num_samples must be at least 1, got {options.num_samples}")
+    return _tune(
+        [(space, None)],
+        ((0, None),) * options.num_samples,
+        dataset,
+        options,
+        family=family,
+        load_dataset=load_dataset,
+        console=console,
+        stop=stop,
+        on_row=on_row,
+        label=space.name,
+        scheduler=ASHAScheduler(
+            time_attr="training_iteration",
+            metric=METRIC,
+            mode="max",
+            max_t=options.max_t,
+            grace_period=options.grace_period,
+            reduction_factor=options.reduction_factor,
+        ),
+    )
+
+
+def tune_arms(
+    arms: Sequence[ArmTrials],
+    dataset: EncodedDataset,
+    options: TuneOptions,
+    *,
+    family: Family | None = None,
+    load_dataset: Callable[[str], EncodedDataset] | None = None,
+    console: Console | None = None,
+    stop: StopRequest | None = None,
+    on_row: Callable[[TrialResult], None] = lambda _row: None,
+    label: str = "study",
+) -> list[TrialResult]:
+    """Runs factor-study arms: a trial per arm and seed, in order, as one Ray Tune run.
+
+    As `tune_model` (``options.num_samples`` aside: the arms' seeds say how many trials), except
+    that nothing prunes a trial (every seed runs to its own early stopping; the time limits of
+    ``options`` still hold), each trial trains with its arm's seed, and a trial actor is reused
+    for the next trial (one Python process start per concurrent slot, not per trial). Each arm
+    has an Optuna study of its own (``"<suite>/<study>:<arm>/<preset>@<fingerprint>"``).
+
+    Raises:
+        HarnessError: no arm, arms of different families, the cluster cannot run a trial, or
+            Ray cannot start.
+    """
+    if not arms:
+        raise HarnessError("no study arm to run")
+    families = {a.space.family for a in arms}
+    if len(families) != 1:
+        raise HarnessError(f"the arms of one call must share a family, got {sorted(families)}")
+    slots = tuple((i, seed) for i, a in enumerate(arms) for seed in a.seeds)
+    return _tune(
+        [(a.space, a.arm) for a in arms],
+        slots,
+        dataset,
+        options,
+        family=family,
+        load_dataset=load_dataset,
+        console=console,
+        stop=stop,
+        on_row=on_row,
+        label=label,
+        scheduler=FIFOScheduler(),  # type: ignore[no-untyped-call]
+        reuse_actors=True,
+    )
+
+
+def _tune(
+    jobs: Sequence[tuple[SearchSpace, StudyArm | None]],
+    slots: tuple[_Slot, ...],
+    dataset: EncodedDataset,
+    o: TuneOptions,
+    *,
+    family: Family | None,
+    load_dataset: Callable[[str], EncodedDataset] | None,
+    console: Console | None,
+    stop: StopRequest | None,
+    on_row: Callable[[TrialResult], None],
+    label: str,
+    scheduler: TrialScheduler,
+    reuse_actors: bool = False,
+) -> list[TrialResult]:
+    """One Ray Tune run over ``slots`` (which space, which seed) of ``jobs``' spaces."""
     if family is None:
         from harness.families.registry import get_family  # the registry turns names into objects
 
-        family = get_family(space.family)
-    o = options
-    if o.num_samples < 1:
-        raise HarnessError(f"num_samples must be at least 1, got {o.num_samples}")
-    if space.family != family.name:
-        raise HarnessError(
-            f"{space.path}: family: the space is for {space.family!r}, not {family.name!r}"
-        )
+        family = get_family(jobs[0][0].family)
+    for space, _ in jobs:
+        if space.family != family.name:
+            raise HarnessError(
+                f"{space.path}: family: the space is for {space.family!r}, not {family.name!r}"
+            )
     stop = stop or StopRequest()
     console = console or Console()
     study_db = Path(o.study_db).resolve()
@@ -208,28 +344,22 @@ def tune_model(
             ray.cluster_resources(),  # type: ignore[no-untyped-call]
             cpus_per_trial=o.cpus_per_trial,
             gpus_per_trial=o.gpus_per_trial,
-            num_samples=o.num_samples,
+            num_samples=len(slots),
             max_concurrent_trials=o.max_concurrent_trials,
         )
         for note in plan.notes:
             console.print(f"[yellow]{escape(note)}: trials run without GPUs[/]")
-        name = study_name(o.suite, space)
-        ctx = RowContext(
-            suite=o.suite,
-            dataset=o.dataset_id or dataset.name,
-            protocol=dataset.protocol,
-            family=space.family,
-            model=space.name,
-            fingerprint=space.fingerprint,
-            study=name,
-            seed=o.seed,
-            notes=plan.notes,
+        storage = open_storage(study_db)
+        books = StudyBooks(
+            [
+                StudyBook(storage, space, _row_context(o, dataset, space, arm, plan), o.seed)
+                for space, arm in jobs
+            ]
         )
-        book = StudyBook(open_storage(study_db), space, ctx, o.seed)
         use_cache = dataset.cache_dir is not None and load_dataset is not None
         setup = TrialSetup(
             family=family,
-            space=space,
+            spaces=tuple(space for space, _ in jobs),
             seed=o.seed,
             cpus=plan.cpus_per_trial,
             cache_dir=dataset.cache_dir if use_cache else None,
@@ -254,10 +384,10 @@ def tune_model(
 
         with (
             _pinned(console),
-            TuningProgress(console, space.name, o.num_samples, enabled=o.show_progress) as progress,
+            TuningProgress(console, label, len(slots), enabled=o.show_progress) as progress,
         ):
             recorder = TrialRecorder(
-                book,
+                books,
                 write,
                 stop,
                 hard_deadline,
@@ -267,22 +397,16 @@ def tune_model(
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(
-                    search_alg=_StudySearcher(book, launch_until, stop),
-                    scheduler=ASHAScheduler(
-                        time_attr="training_iteration",
-                        metric=METRIC,
-                        mode="max",
-                        max_t=o.max_t,
-                        grace_period=o.grace_period,
-                        reduction_factor=o.reduction_factor,
-                    ),
-                    num_samples=o.num_samples,
+                    search_alg=_StudySearcher(books, slots, launch_until, stop),
+                    scheduler=scheduler,
+                    num_samples=len(slots),
                     max_concurrent_trials=plan.max_concurrent_trials,
                     time_budget_s=None if hard is None else hard + _RAY_GRACE_S,
+                    reuse_actors=reuse_actors,
                     trial_dirname_creator=_trial_dirname,
                 ),
                 run_config=tune.RunConfig(
-                    name=f"{o.suite}-{space.name}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
+                    name=f"{o.suite}-{label}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
                     storage_path=str(ray_dir),
                     verbose=0,
                     callbacks=[recorder],
@@ -302,6 +426,29 @@ def tune_model(
         if recorder.error is not None:
             raise recorder.error  # our own callback failed: never hidden in a trial's error
         return recorder.rows
+
+
+def _row_context(
+    o: TuneOptions,
+    dataset: EncodedDataset,
+    space: SearchSpace,
+    arm: StudyArm | None,
+    plan: ResourcePlan,
+) -> RowContext:
+    return RowContext(
+        suite=o.suite,
+        dataset=o.dataset_id or dataset.name,
+        protocol=dataset.protocol,
+        family=space.family,
+        model=space.name,
+        fingerprint=space.fingerprint,
+        study=study_name(o.suite, space, arm),
+        seed=o.seed,
+        notes=plan.notes,
+        factor_study=arm.study if arm else "",
+        arm=arm.arm if arm else "",
+        base_source=arm.base_source if arm else "",
+    )
 
 
 def _trial_dirname(trial: Any) -> str:

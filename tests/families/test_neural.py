@@ -171,3 +171,17 @@ def test_family_fit_learns_and_reports() -> None:
     again = NEURAL.fit(SMALL, data, TrainContext(seed=3))
     assert again.test == result.test
     assert [m.valid for m in again.curve] == [m.valid for m in result.curve]
+
+
+def test_fit_reports_the_embeddings_footprint_with_every_epoch() -> None:
+    data = _dataset(512)
+    config = replace(SMALL, train=replace(SMALL.train, max_epochs=2, patience=2))
+    epochs: list[EpochMetrics] = []
+    result = NEURAL.fit(config, data, TrainContext(seed=0, on_epoch=epochs.append))
+    size = build_ranker(config, data).embedding_footprint()
+    assert size.params > 0 and size.bytes >= size.params
+    assert (result.embedding_params, result.embedding_bytes) == (size.params, size.bytes)
+    # Sent with each epoch, so a trial stopped before it ends still reports it.
+    assert [(m.embedding_params, m.embedding_bytes) for m in epochs] == [
+        (size.params, size.bytes)
+    ] * 2

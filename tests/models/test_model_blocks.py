@@ -15,6 +15,7 @@ from harness.families.neural import NEURAL, NeuralConfig
 from harness.fitting import TrainContext
 from harness.models import MLP, Batch, FusedEmbedding, Log1p
 from harness.models.backbones import MLPConfig
+from harness.models.embeddings import TablesConfig
 from harness.models.heads import LinearHeadConfig
 from harness.models.inputs import FeatureInputs
 from harness.models.interactions import AutoIntConfig, CrossConfig, DotConfig, FMConfig
@@ -211,6 +212,58 @@ def test_embedded_flat_puts_dense_first() -> None:
     emb = tok(*_inputs())
     assert emb.dense is not None and emb.tokens is not None
     assert torch.equal(emb.flat(), torch.cat([emb.dense, emb.tokens.flatten(1)], dim=1))
+
+
+def test_tokenizer_projects_growing_sizes_to_tokens_for_a_token_interaction() -> None:
+    config = TokenizerConfig(embedding_dim=DIM, embedding=TablesConfig(size="root4", max_dim=9))
+    tok = config.build(FeatureInputs.from_arrays(_x_train(), CARDS), interaction_takes="tokens")
+    assert tok.embedding is not None and tok.embedding.dims == (9, 9)  # 6 * 5^0.25 = 8.97
+    assert tok.tokens == TensorSpec.tokens(N_NUM + 2, DIM, numeric_fields=N_NUM)
+    assert tok.dense_width == 0
+    x_num, x_cat = _inputs()
+    emb = tok(x_num, x_cat)
+    assert emb.tokens is not None and emb.dense is None
+    torch.testing.assert_close(emb.tokens[:, N_NUM:], tok.embedding(x_cat))
+    # A feature's projected token is its 9-vector times its own 9 x DIM map.
+    table = tok.embedding.tables[1]
+    assert isinstance(table, torch.nn.Embedding)
+    out = tok.embedding.out
+    assert out is not None
+    torch.testing.assert_close(emb.tokens[:, N_NUM + 1], table(x_cat[:, 1]) @ out.weights[0][1])
+
+
+@pytest.mark.parametrize("mode", ["flat", "per_feature"])
+def test_tokenizer_puts_unprojected_embeddings_in_the_dense_part_for_a_flat_interaction(
+    mode: str,
+) -> None:
+    config = TokenizerConfig(
+        embedding_dim=DIM,
+        embedding=TablesConfig(size="log2"),
+        numeric_tokens=mode,  # type: ignore[arg-type]
+    )
+    tok = config.build(FeatureInputs.from_arrays(_x_train(), CARDS), interaction_takes="flat")
+    assert tok.embedding is not None and tok.embedding.dims == (3, 3)  # log2 5, log2 7 -> 3
+    assert tok.embedding.output == "flat"  # 3 is not DIM: no projection, no token
+    x_num, x_cat = _inputs()
+    emb = tok(x_num, x_cat)
+    cat = tok.embedding(x_cat)
+    assert emb.dense is not None and emb.numeric is not None
+    if mode == "flat":
+        assert tok.tokens is None and tok.dense_width == 6 + 3 + 3
+        assert torch.equal(emb.dense, torch.cat([emb.numeric, cat], dim=1))
+        assert torch.equal(emb.flat(), emb.dense)
+    else:  # numeric tokens stay tokens; the categorical vectors are dense
+        assert tok.tokens == TensorSpec.tokens(N_NUM, DIM, numeric_fields=N_NUM)
+        assert tok.dense_width == 3 + 3 and torch.equal(emb.dense, cat)
+        assert emb.tokens is not None
+        assert torch.equal(emb.flat(), torch.cat([cat, emb.tokens.flatten(1)], dim=1))
+    assert tok.flat_width == emb.flat().shape[1]
+
+
+def test_tokenizer_rejects_an_embedding_of_another_token_size() -> None:
+    numeric = Log1p(N_NUM)
+    with pytest.raises(ValueError, match=r"tokens of 5, expected dim=4"):
+        Tokenizer(numeric, FusedEmbedding(CARDS, 5), dim=4)
 
 
 # --- Ranker -------------------------------------------------------------------------------------

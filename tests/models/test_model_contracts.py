@@ -37,12 +37,23 @@ from harness.models.interactions import (
     HiformerConfig,
     InteractionConfig,
 )
-from harness.models.numeric import NUMERIC_ENCODINGS, NumericEncoding, NumericEncodingConfig
+from harness.models.numeric import (
+    NUMERIC_ENCODINGS,
+    Log1pConfig,
+    NumericEncoding,
+    NumericEncodingConfig,
+    PeriodicConfig,
+    PLEConfig,
+    QuantizeConfig,
+    SigmoidConfig,
+    SplitConfig,
+    StandardConfig,
+)
 from harness.models.ranker import RankerConfig
 from harness.models.spec import TensorSpec
 from harness.models.tokenizer import NumericTokens, TokenizerConfig
 from harness.training.config import TrainConfig
-from tests.planted import planted_dataset
+from tests.planted import fitted_schema, planted_dataset
 
 B = 6
 D_IN = 12
@@ -111,50 +122,93 @@ def _assert_every_parameter_trained(module: nn.Module) -> None:
 
 # --- numeric encodings --------------------------------------------------------------------------
 
-ENCODINGS = NUMERIC_ENCODINGS.items()
-ENCODING_IDS = [name for name, _ in ENCODINGS]
-encodings = pytest.mark.parametrize(("name", "config_cls"), ENCODINGS, ids=ENCODING_IDS)
+# Every registered encoding with its defaults, plus variants whose code paths differ.
+NUMERIC_CASES: list[tuple[str, NumericEncodingConfig]] = [
+    *((name, config_cls()) for name, config_cls in NUMERIC_ENCODINGS.items()),
+    ("log1p-unstandardized", Log1pConfig(standardize=False)),
+    ("standard-no-clip", StandardConfig(clip=0.0)),
+    ("sigmoid-fixed", SigmoidConfig(learnable=False)),
+    ("periodic-lite-fixed", PeriodicConfig(lite=True, learnable=False)),
+    ("quantize-few-bins", QuantizeConfig(bins=3, d_embedding=2)),
+    ("ple-embedding", PLEConfig(bins=8, d_embedding=4)),
+    ("ple-embedding-relu", PLEConfig(bins=8, d_embedding=4, activation=True)),
+    ("ple-target-aware", PLEConfig(bins=4, target_aware=True, tree_min_samples_leaf=4)),
+    (
+        "split-ple-standard",
+        SplitConfig(columns=("n0", "n2"), selected=PLEConfig(bins=4), others=StandardConfig()),
+    ),
+    (
+        "split-quantize-periodic",
+        SplitConfig(
+            columns=("n1",),
+            selected=QuantizeConfig(bins=3, d_embedding=2),
+            others=PeriodicConfig(d_embedding=4, frequencies=2),
+        ),
+    ),
+]
+NUMERIC_IDS = [name for name, _ in NUMERIC_CASES]
+numeric_cases = pytest.mark.parametrize(("name", "config"), NUMERIC_CASES, ids=NUMERIC_IDS)
+indicator = pytest.mark.parametrize("missing_indicator", [False, True], ids=["learned", "flag"])
 
 
-def _with_indicator(config_cls: type[NumericEncodingConfig], on: bool) -> NumericEncodingConfig:
-    fields = {f.name for f in dataclasses.fields(config_cls)}
+def _y_train(n: int = 64) -> np.ndarray:
+    return (np.random.default_rng(1).random(n) < 0.3).astype(np.float32)
+
+
+def _numeric_inputs(n_features: int, x: np.ndarray | None = None) -> FeatureInputs:
+    """Inputs fitted on ``x`` (default `_x_train`), with labels for target-aware bins."""
+    x = _x_train(n_features) if x is None else x
+    return FeatureInputs.from_arrays(x, y=_y_train(x.shape[0]))
+
+
+def _with_indicator(config: NumericEncodingConfig, on: bool) -> NumericEncodingConfig:
+    fields = {f.name for f in dataclasses.fields(config)}
     assert "missing_indicator" in fields, "every numeric encoding offers missing_indicator"
-    return config_cls(missing_indicator=on)  # type: ignore[call-arg]
+    return dataclasses.replace(config, missing_indicator=on)  # type: ignore[call-arg]
 
 
-@encodings
-@pytest.mark.parametrize("missing_indicator", [False, True])
-def test_numeric_shape_and_finite_on_nan_and_huge_values(
-    name: str, config_cls: type[NumericEncodingConfig], missing_indicator: bool
+# NaN, zero, negatives, values far beyond the training range (lognormal, about 0.01 .. 500),
+# +-1e30 and infinities.
+EXTREMES = torch.tensor(
+    [
+        [NAN, 0.0, -3.0, 1e30],
+        [1.0, NAN, NAN, -1e30],
+        [2.0, 5.0, 7.0, 0.5],
+        [-1e6, 1e6, 1e-30, -1e-30],
+        [math.inf, -math.inf, 3e38, -3e38],
+    ]
+)
+
+
+@numeric_cases
+@indicator
+def test_numeric_shape_and_finite_on_nan_huge_and_unseen_values(
+    name: str, config: NumericEncodingConfig, missing_indicator: bool
 ) -> None:
-    enc = _with_indicator(config_cls, missing_indicator).build(
-        FeatureInputs.from_arrays(_x_train(4))
-    )
+    enc = _with_indicator(config, missing_indicator).build(_numeric_inputs(4))
     assert isinstance(enc, NumericEncoding)
     assert enc.n_features == 4
-    x = torch.tensor(
-        [[NAN, 0.0, -3.0, 1e30], [1.0, NAN, NAN, -1e30], [2.0, 5.0, 7.0, 0.5]],
-        dtype=torch.float32,
-    )
-    out = enc(x)
-    assert out.shape == (3, 4, enc.d_out)
+    out = enc(EXTREMES)
+    assert out.shape == (EXTREMES.shape[0], 4, enc.d_out)
     assert torch.isfinite(out).all()
 
 
-@encodings
+@pytest.mark.parametrize(
+    ("name", "config_cls"), NUMERIC_ENCODINGS.items(), ids=list(NUMERIC_ENCODINGS.names)
+)
 def test_numeric_default_config_builds(name: str, config_cls: type[NumericEncodingConfig]) -> None:
-    enc = config_cls().build(FeatureInputs.from_arrays(_x_train(3)))
+    enc = config_cls().build(_numeric_inputs(3))
     assert enc.n_features == 3 and enc.d_out >= 1
     assert enc(torch.randn(B, 3)).shape == (B, 3, enc.d_out)
 
 
-@encodings
+@numeric_cases
 def test_numeric_missing_indicator_widens_by_one_and_flags_exactly_nan(
-    name: str, config_cls: type[NumericEncodingConfig]
+    name: str, config: NumericEncodingConfig
 ) -> None:
-    x_train = FeatureInputs.from_arrays(_x_train(3))
-    without = _with_indicator(config_cls, False).build(x_train)
-    with_ind = _with_indicator(config_cls, True).build(x_train)
+    inputs = _numeric_inputs(3)
+    without = _with_indicator(config, False).build(inputs)
+    with_ind = _with_indicator(config, True).build(inputs)
     assert with_ind.d_out == without.d_out + 1
     x = torch.tensor([[NAN, 1.0, 2.0], [0.0, NAN, NAN], [-1e30, 0.0, 1e30]])
     # The last channel flags the missing values and only them.
@@ -162,25 +216,54 @@ def test_numeric_missing_indicator_widens_by_one_and_flags_exactly_nan(
     assert torch.equal(flags, torch.isnan(x).float())
 
 
-@encodings
+@numeric_cases
+@indicator
+def test_numeric_missing_is_one_code_per_feature_and_learned_without_the_flag(
+    name: str, config: NumericEncodingConfig, missing_indicator: bool
+) -> None:
+    enc = _with_indicator(config, missing_indicator).build(_numeric_inputs(3))
+    # Feature 1 is missing in rows 0 and 1, whose other values differ.
+    x = torch.tensor([[0.1, NAN, 5.0], [40.0, NAN, 0.2], [1.0, 2.0, 3.0]])
+    out = enc(x)
+    # A missing entry's code is its feature's, whatever the row: no value leaks into it.
+    assert torch.equal(out[0, 1], out[1, 1])
+    if missing_indicator:
+        return
+    # Without the flag, the code is learned: a loss on missing entries alone trains a parameter.
+    out[:, 1].sum().backward()
+    trained = [n for n, p in enc.named_parameters() if p.grad is not None and p.grad.abs().sum()]
+    assert trained, "a missing entry's channels must be a learned vector"
+
+
+@pytest.mark.parametrize(
+    ("name", "config_cls"), NUMERIC_ENCODINGS.items(), ids=list(NUMERIC_ENCODINGS.names)
+)
 def test_numeric_zero_features(name: str, config_cls: type[NumericEncodingConfig]) -> None:
     enc = config_cls().build(FeatureInputs.from_arrays(np.zeros((10, 0), dtype=np.float32)))
     assert enc.n_features == 0
     assert enc(torch.zeros(B, 0)).shape == (B, 0, enc.d_out)
 
 
-@encodings
-def test_numeric_gradient_reaches_parameters_or_input(
-    name: str, config_cls: type[NumericEncodingConfig]
+@numeric_cases
+@indicator
+def test_numeric_gradient_reaches_every_parameter(
+    name: str, config: NumericEncodingConfig, missing_indicator: bool
 ) -> None:
-    enc = config_cls().build(FeatureInputs.from_arrays(_x_train(3)))
-    x = torch.tensor([[0.5, -2.0, 3.0]], requires_grad=True)
-    enc(x).square().sum().backward()
-    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    torch.manual_seed(0)
+    enc = _with_indicator(config, missing_indicator).build(_numeric_inputs(3))
+    x = torch.tensor([[0.5, -2.0, 3.0], [NAN, 1.5, NAN], [20.0, NAN, 0.1]], requires_grad=True)
+    out = enc(x)
+    (out * torch.randn_like(out)).sum().backward()
+    assert x.grad is None or torch.isfinite(x.grad).all()
     _assert_every_parameter_trained(enc)
+    # Something learns from the value: the input's gradient, or the parameters (bin vectors).
+    has_params = any(p.requires_grad for p in enc.parameters())
+    assert has_params or (x.grad is not None and x.grad.abs().sum() > 0)
 
 
-@encodings
+@pytest.mark.parametrize(
+    ("name", "config_cls"), NUMERIC_ENCODINGS.items(), ids=list(NUMERIC_ENCODINGS.names)
+)
 @pytest.mark.parametrize("shape", [(10,), (2, 5, 3)])
 def test_numeric_rejects_a_bad_train_array(
     name: str, config_cls: type[NumericEncodingConfig], shape: tuple[int, ...]
@@ -189,25 +272,114 @@ def test_numeric_rejects_a_bad_train_array(
         config_cls().build(FeatureInputs.from_arrays(np.zeros(shape, dtype=np.float32)))
 
 
-@encodings
+@numeric_cases
 @pytest.mark.parametrize("width", [2, 4])
 def test_numeric_rejects_a_wrong_input_width(
-    name: str, config_cls: type[NumericEncodingConfig], width: int
+    name: str, config: NumericEncodingConfig, width: int
 ) -> None:
-    enc = config_cls().build(FeatureInputs.from_arrays(_x_train(3)))
+    enc = config.build(_numeric_inputs(3))
     with pytest.raises(ValueError, match="x_num"):
         enc(torch.zeros(B, width))
 
 
-@encodings
-def test_numeric_module_contract(name: str, config_cls: type[NumericEncodingConfig]) -> None:
-    x_train = FeatureInputs.from_arrays(_x_train(3))
+@numeric_cases
+@indicator
+def test_numeric_module_contract(
+    name: str, config: NumericEncodingConfig, missing_indicator: bool
+) -> None:
+    inputs = _numeric_inputs(3)
     x = torch.tensor(_x_train(3)[:B])
+    assert torch.isnan(x).any(), "the batch should exercise the missing path"
 
     def build() -> nn.Module:
-        return config_cls().build(x_train)
+        enc = _with_indicator(config, missing_indicator).build(inputs)
+        # Some parameters start from fitted values (sigmoid thresholds, missing vectors), the
+        # same whatever the seed: nudge them by the seed, as training would, so that loading
+        # a state_dict has something to restore.
+        with torch.no_grad():
+            for p in enc.parameters():
+                p.add_(torch.randn_like(p))
+        return enc
 
     _assert_module_contract(build, x)
+
+
+@numeric_cases
+def test_numeric_builds_and_runs_on_the_meta_device(
+    name: str, config: NumericEncodingConfig
+) -> None:
+    inputs = _numeric_inputs(3)
+    with torch.device("meta"):
+        enc = config.build(inputs)
+        out = enc(torch.zeros(B, 3))
+    assert out.device.type == "meta" and out.shape == (B, 3, enc.d_out)
+    for n, t in [*enc.named_parameters(), *enc.named_buffers()]:
+        assert t.device.type == "meta", n
+
+
+@numeric_cases
+def test_numeric_encoding_validates_inside_a_ranker(
+    name: str, config: NumericEncodingConfig
+) -> None:
+    model = RankerConfig(
+        tokenizer=dataclasses.replace(SMALL_TOKENIZER, numeric=config), backbone=SMALL_MLP
+    )
+    NEURAL.validate(NeuralConfig(model=model), _tiny_dataset())
+
+
+def _with_eval_rows(seed: int) -> EncodedDataset:
+    """A dataset whose training split is fixed and whose valid and test rows depend on ``seed``."""
+    rng = np.random.default_rng(seed)
+
+    def rows(n: int, generator: np.random.Generator) -> EncodedSplit:
+        x_num = generator.lognormal(0.0, 2.0, size=(n, N_NUM)).astype(np.float32)
+        x_num[generator.random(x_num.shape) < 0.2] = np.nan
+        x_cat = np.stack([generator.integers(0, c, n) for c in CARDS], axis=1).astype(np.int32)
+        y = (generator.random((n, 1)) < 0.3).astype(np.float32)
+        return EncodedSplit(x_num=x_num, x_cat=x_cat, y=y)
+
+    train = rows(256, np.random.default_rng(0))
+    schema = fitted_schema(
+        FeatureSchema(
+            numeric=tuple(NumericFeature(f"n{i}") for i in range(N_NUM)),
+            categorical=tuple(CategoricalFeature(f"c{j}", c) for j, c in enumerate(CARDS)),
+        ),
+        train,
+    )
+    return EncodedDataset(
+        "eval-rows", schema, train, rows(128, rng), rows(128, rng), protocol="random"
+    )
+
+
+@numeric_cases
+def test_numeric_is_fitted_on_train_only_and_deterministic(
+    name: str, config: NumericEncodingConfig
+) -> None:
+    # Two datasets that differ only in their valid and test rows build the same encoding.
+    states = []
+    for seed in (1, 2, 2):
+        torch.manual_seed(0)
+        states.append(config.build(FeatureInputs.of(_with_eval_rows(seed))).state_dict())
+    assert states[0].keys() == states[1].keys()
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+        assert torch.equal(states[1][key], states[2][key]), key
+
+
+@numeric_cases
+@indicator
+def test_numeric_all_missing_and_constant_columns(
+    name: str, config: NumericEncodingConfig, missing_indicator: bool
+) -> None:
+    x_train = _x_train(3)
+    x_train[:, 0] = np.nan  # never present on train: no knots, no moments
+    x_train[:, 1] = 7.0  # constant: one knot value, standard deviation 0
+    enc = _with_indicator(config, missing_indicator).build(_numeric_inputs(3, x_train))
+    out = enc(torch.cat([torch.tensor(x_train[:B]), EXTREMES[:, :3]]))
+    assert torch.isfinite(out).all()
+    # Every training row of the constant column gets one code.
+    constant = enc(torch.tensor(x_train[:B]))[:, 1]
+    assert torch.equal(constant, constant[:1].expand_as(constant))
 
 
 # --- interactions -------------------------------------------------------------------------------

@@ -123,3 +123,23 @@ def test_table_written_before_a_new_column_reads_back(tmp_path: Path) -> None:
 def test_row_validation_names_the_field(changes: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         row(0, **changes)
+
+
+def test_a_table_without_embedding_sizes_or_study_columns_reads_them_as_none(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.parquet"
+    new = ("embedding_params", "embedding_bytes", "factor_study", "arm", "base_source")
+    pl.DataFrame([row(0).__dict__], schema=RESULT_SCHEMA).drop(*new).write_parquet(path)
+    tagged = row(1, embedding_params=800, embedding_bytes=3200, factor_study="s", arm="a",
+                 base_source="defaults")  # fmt: skip
+    append_results(path, [tagged])
+    old, got = read_results(path)
+    assert (old.embedding_params, old.embedding_bytes) == (None, None)
+    assert (old.factor_study, old.arm, old.base_source) == ("", "", "")
+    assert got == tagged
+
+
+def test_a_study_row_needs_its_arm() -> None:
+    with pytest.raises(ValueError, match="study and an arm"):
+        row(0, factor_study="s")

@@ -1,20 +1,26 @@
-"""``FusedEmbedding``: every categorical feature's table in one ``nn.Embedding``."""
+"""``fused``: every categorical feature's table in one ``nn.Embedding`` (the fast default)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FusedEmbedding"]
+from harness.models.embeddings.base import CategoricalEmbedding, EmbeddingConfig, output_for
+from harness.models.embeddings.grouped import GroupedEmbedding
+from harness.models.inputs import FeatureInputs
+from harness.models.spec import TensorKind
+
+__all__ = ["FusedConfig", "FusedEmbedding"]
 
 
-class FusedEmbedding(nn.Module):
+class FusedEmbedding(CategoricalEmbedding):
     """Embeds ``n_cat`` categorical features with one table and per-feature row offsets.
 
-    Feature ``j``'s id ``k`` is row ``offsets[j] + k`` of a single ``(sum(cardinalities), dim)``
-    table. One table means one lookup kernel and, with ``sparse=True``, one sparse gradient per
+    Feature ``j``'s id ``k`` is row ``offsets[j] + k`` of a single ``(sum(rows), dim)`` table.
+    One table means one lookup kernel and, with ``sparse=True``, one sparse gradient per
     step that ``torch.optim.SparseAdam`` updates row by row: per-field tables with dense Adam are
     about 1.7x slower on a 2-core CPU because Adam touches every row of every table each step.
 
@@ -31,7 +37,6 @@ class FusedEmbedding(nn.Module):
     """
 
     offsets: Tensor
-    limits: Tensor
 
     def __init__(
         self,
@@ -41,10 +46,11 @@ class FusedEmbedding(nn.Module):
         sparse: bool = True,
         init_std: float = 0.01,
         check_ids: bool = True,
+        clip_to: Sequence[int] | None = None,
     ) -> None:
         """
         Args:
-            cardinalities: rows per feature (ids per feature, missing and rare ids included).
+            cardinalities: ids per feature (missing and rare ids included).
             dim: the embedding size shared by all features.
             sparse: whether the table's gradient is a sparse tensor (then optimise it with
                 ``torch.optim.SparseAdam``, which a dense optimiser rejects).
@@ -52,25 +58,24 @@ class FusedEmbedding(nn.Module):
             check_ids: reject ids outside ``[0, cardinality)`` of their feature on CPU inputs
                 (an out-of-range id would silently read the next feature's rows). GPU inputs
                 are not checked: the check would make the host wait for the device each step.
+            clip_to: per feature, ids ``>= clip_to[j]`` become the rare id 1 and the feature
+                has ``clip_to[j]`` rows (frequency clipping); None clips nothing.
         """
-        super().__init__()
-        cardinalities = tuple(int(c) for c in cardinalities)
-        if not cardinalities:
-            raise ValueError(f"need at least one categorical feature, got {cardinalities=}")
-        if min(cardinalities) < 1:
-            raise ValueError(f"every cardinality must be positive, got {cardinalities=}")
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim=}")
         if not init_std > 0.0:
             raise ValueError(f"init_std must be positive, got {init_std=}")
-        self.cardinalities = cardinalities
-        self.n_features = len(cardinalities)
-        self.dim = dim
-        starts = torch.tensor((0, *cardinalities[:-1]), dtype=torch.int64).cumsum(0)
+        super().__init__(
+            cardinalities,
+            dims=(dim,) * len(cardinalities),
+            dim=dim,
+            clip_to=clip_to,
+            check_ids=check_ids,
+        )
+        rows = self.vocabulary
+        starts = torch.tensor((0, *rows[:-1]), dtype=torch.int64).cumsum(0)
         self.register_buffer("offsets", starts, persistent=False)
-        self.register_buffer("limits", torch.tensor(cardinalities), persistent=False)
-        self.check_ids = check_ids
-        self.table = nn.Embedding(sum(cardinalities), dim, sparse=sparse)
+        self.table = nn.Embedding(sum(rows), dim, sparse=sparse)
         nn.init.normal_(self.table.weight, std=init_std)
 
     @property
@@ -78,21 +83,33 @@ class FusedEmbedding(nn.Module):
         return bool(self.table.sparse)
 
     def forward(self, x_cat: Tensor) -> Tensor:
-        if x_cat.ndim != 2 or x_cat.shape[1] != self.n_features:
-            raise ValueError(
-                f"expected ids of shape (B, {self.n_features}), got {tuple(x_cat.shape)=}"
-            )
-        if self.check_ids and x_cat.device.type == "cpu":
-            self._check_ids(x_cat)
+        x_cat = self._prepare(x_cat)
         # int32 ids + int64 offsets promote to the int64 indices the lookup wants.
         out: Tensor = self.table(x_cat + self.offsets)
         return out
 
-    def _check_ids(self, x_cat: Tensor) -> None:
-        bad = (x_cat < 0) | (x_cat >= self.limits)
-        if bool(bad.any()):
-            row, j = (int(i) for i in bad.nonzero()[0])
-            raise ValueError(
-                f"feature {j}: id {int(x_cat[row, j])} outside [0, {self.cardinalities[j]}) "
-                f"(row {row} of the batch); the ids do not match the schema's cardinalities"
-            )
+
+@dataclass(frozen=True)
+class FusedConfig(EmbeddingConfig):
+    """``fused``: one sparse table for every feature, rows found by per-feature offsets.
+
+    With ``size = "fixed"`` this is `FusedEmbedding` (the DCN-v2 hot path); with growing sizes,
+    one fused table per distinct size (`GroupedEmbedding`). No options beyond the shared ones.
+    """
+
+    def build(
+        self, inputs: FeatureInputs, *, dim: int, takes: TensorKind, init_std: float = 0.01
+    ) -> CategoricalEmbedding:
+        vocabulary = self.vocabulary(inputs)
+        clip_to = vocabulary if vocabulary != inputs.cardinalities else None
+        if self.size == "fixed":
+            return FusedEmbedding(inputs.cardinalities, dim, init_std=init_std, clip_to=clip_to)
+        dims = self.dims(vocabulary, dim)
+        return GroupedEmbedding(
+            inputs.cardinalities,
+            dims=dims,
+            dim=dim,
+            output=output_for(dims, dim, takes),
+            clip_to=clip_to,
+            init_std=init_std,
+        )

@@ -1,0 +1,147 @@
+"""Study files: the shipped ones load; a mistake is one line naming the file, arm and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.paths import shipped_folder
+from harness.studies.files import available_studies, load_studies, load_study, study_dirs
+
+SHIPPED = shipped_folder("search_spaces") / "studies"
+
+GOOD = """
+description = "missing flags on or off"
+factor = "model.tokenizer.numeric"
+
+[arms.flag.model.tokenizer.numeric]
+kind = "log1p"
+[arms.flag.model.tokenizer.numeric.log1p]
+missing_indicator = true
+
+[arms.no-flag.model.tokenizer.numeric.log1p]
+missing_indicator = false
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "mine") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(HarnessError) as e:
+        load_study(_write(tmp_path, text))
+    message = str(e.value)
+    assert "\n" not in message
+    assert message.startswith(str(tmp_path / "mine.toml"))
+    return message
+
+
+def test_a_study_file_loads_with_its_arms_in_file_order(tmp_path: Path) -> None:
+    study = load_study(_write(tmp_path, GOOD))
+    assert (study.name, study.description) == ("mine", "missing flags on or off")
+    assert study.factor == ("model.tokenizer.numeric",)
+    assert [a.name for a in study.arms] == ["flag", "no-flag"]
+    assert study.arms[0].settings == (
+        'model.tokenizer.numeric.kind = "log1p"',
+        "model.tokenizer.numeric.log1p.missing_indicator = true",
+    )
+    with pytest.raises(TypeError):
+        study.arms[0].tree["model"] = {}  # type: ignore[index]  # read-only
+
+
+@pytest.mark.parametrize("path", sorted(SHIPPED.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_study_loads_against_the_registered_parts(path: Path) -> None:
+    study = load_study(path)
+    assert study.description and study.factor and len(study.arms) >= 2
+
+
+def test_the_three_studies_of_the_issue_are_shipped() -> None:
+    assert {"numeric-encodings", "embedding-sizes", "hashing"} <= set(available_studies([SHIPPED]))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD.replace("missing_indicator = false", "missing_indicatr = false"),
+            "arm 'no-flag': model.tokenizer.numeric.log1p.missing_indicatr: unknown parameter "
+            "in [model.tokenizer.numeric.log1p]; did you mean 'missing_indicator'?",
+        ),
+        (
+            GOOD.replace('kind = "log1p"', 'kind = "log2p"'),
+            "arm 'flag': model.tokenizer.numeric.kind: unknown numeric encoding 'log2p'; "
+            "did you mean 'log1p'?",
+        ),
+        (
+            GOOD.replace("missing_indicator = false", "missing_indicator = { choice = [true] }"),
+            "arm 'no-flag': model.tokenizer.numeric.log1p.missing_indicator: an arm holds "
+            "constants only",
+        ),
+        (
+            GOOD + "[arms.wide.model.tokenizer]\nembedding_dim = 32\n",
+            "arm 'wide': model.tokenizer.embedding_dim: outside the study's factor "
+            "(model.tokenizer.numeric)",
+        ),
+        (
+            GOOD + "[arms.lr.train]\nlearning_rate = 0.1\n",
+            "arm 'lr': train.learning_rate: outside the study's factor",
+        ),
+        (
+            GOOD + '[arms.fam]\nfamily = "lightgbm"\n',
+            "arm 'fam': family: an arm sets config keys only",
+        ),
+        (GOOD.replace("factor =", "factors ="), "factors: unknown key; did you mean 'factor'?"),
+        (
+            GOOD.replace('factor = "model.tokenizer.numeric"', ""),
+            "factor: missing; the dotted key the arms vary",
+        ),
+        (
+            GOOD.replace('factor = "model.tokenizer.numeric"', 'factor = ["model tokenizer"]'),
+            "factor: 'model tokenizer' is not a dotted key",
+        ),
+        ('description = "x"\nfactor = "model"\n', "arms: missing or empty"),
+        ('factor = "model"\n[arms]\nx = 1\n', "arm 'x': must be a table"),
+        (GOOD + "[arms.x\n", "not valid TOML"),
+    ],
+    ids=[
+        "unknown-key",
+        "unknown-kind",
+        "searched-value",
+        "outside-factor",
+        "train-outside-factor",
+        "family",
+        "top-level-typo",
+        "no-factor",
+        "bad-factor",
+        "no-arms",
+        "arm-not-a-table",
+        "bad-toml",
+    ],
+)
+def test_mistakes_are_one_line_naming_the_arm_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    assert expected in _error(tmp_path, text)
+
+
+def test_unknown_study_names_the_valid_ones(tmp_path: Path) -> None:
+    _write(tmp_path, GOOD, "numeric-flags")
+    with pytest.raises(HarnessError) as e:
+        load_studies(["numeric-flag"], [tmp_path, SHIPPED])
+    message = str(e.value)
+    assert "no study 'numeric-flag'" in message and "did you mean 'numeric-flags'?" in message
+    assert "embedding-sizes, hashing, numeric-encodings, numeric-flags" in message
+
+
+def test_studies_are_looked_up_beside_the_search_spaces_first(tmp_path: Path) -> None:
+    (tmp_path / "studies").mkdir()
+    _write(tmp_path / "studies", GOOD, "hashing")  # takes the shipped name
+    folders = study_dirs(tmp_path)
+    assert folders[0] == tmp_path / "studies" and folders[-1] == SHIPPED
+    (study,) = load_studies(["hashing"], folders)
+    assert study.path == str(tmp_path / "studies" / "hashing.toml")

@@ -1,0 +1,190 @@
+"""`harness run --study` end to end: every shipped study after a search, on synthetic data and on
+../shared/data/criteo where present.
+
+Slow: each `harness run` starts a local Ray cluster. Kept small: 2,000 synthetic rows, a tiny
+DCN-v2 preset (one epoch, batches of 256), one search trial, every arm of every shipped study
+with two seeds in one invocation (one Ray run, trial processes reused). The studies come from
+the shipped files, each cut to the arms whose parts are registered now, so new kinds are covered
+as soon as they land.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.results.table import TrialResult, read_results
+from harness.studies.files import StudyFile, load_study
+
+pytestmark = pytest.mark.slow
+
+SHIPPED = Path(__file__).resolve().parent.parent / "search_spaces" / "studies"
+TINY_DCNV2 = """
+family = "neural"
+description = "DCN-v2, tiny"
+[model.tokenizer]
+embedding_dim = { choice = [8, 16] }
+numeric_tokens = "flat"
+[model.tokenizer.numeric]
+kind = "log1p"
+[model.interaction]
+kind = "cross"
+[model.interaction.cross]
+layers = 1
+[model.backbone]
+kind = "mlp"
+[model.backbone.mlp]
+dims = [32]
+[train]
+learning_rate = { float = [1e-3, 3e-3], log = true }
+batch_size = 256
+max_epochs = 1
+"""
+
+
+def _registered_arms(path: Path, folder: Path) -> StudyFile | None:
+    """A copy of a shipped study in ``folder`` with the arms that load against the parts
+    registered now (None: none does)."""
+    text = path.read_text()
+    raw = tomllib.loads(text)
+    keep = []
+    for arm in raw["arms"]:
+        single = tomllib.loads(text)
+        single["arms"] = {arm: raw["arms"][arm]}
+        probe = folder / f".probe-{path.name}"
+        probe.write_text(_toml(single))
+        try:
+            load_study(probe)
+            keep.append(arm)
+        except HarnessError:
+            continue
+        finally:
+            probe.unlink()
+    if not keep:
+        return None
+    raw["arms"] = {arm: raw["arms"][arm] for arm in keep}
+    (folder / path.name).write_text(_toml(raw))
+    return load_study(folder / path.name)
+
+
+def _toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Nested tables as TOML (strings, numbers, booleans and lists of them are enough here)."""
+    plain = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    lines = [f"[{prefix}]"] if prefix and plain else []
+    lines += [f"{k} = {_value(v)}" for k, v in plain.items()]
+    for key, table in data.items():
+        if isinstance(table, dict):
+            lines.append(_toml(table, f'{prefix}."{key}"' if prefix else f'"{key}"'))
+    return "\n".join(lines) + "\n"
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, list):
+        return f"[{', '.join(map(_value, v))}]"
+    return repr(v)
+
+
+@pytest.fixture
+def spaces(tmp_path: Path) -> tuple[Path, list[StudyFile]]:
+    folder = tmp_path / "spaces"
+    (folder / "studies").mkdir(parents=True)
+    (folder / "dcnv2.toml").write_text(TINY_DCNV2)
+    studies = [_registered_arms(p, folder / "studies") for p in sorted(SHIPPED.glob("*.toml"))]
+    kept = [s for s in studies if s is not None]
+    assert {s.name for s in kept} >= {"numeric-encodings"}, "log1p is always registered"
+    return folder, kept
+
+
+def _value_at(config: dict[str, Any], setting: str) -> tuple[Any, Any]:
+    """``(value in the row's config, value the arm sets)`` of ``dotted.key = value``."""
+    key, _, text = setting.partition(" = ")
+    node: Any = config
+    for part in key.split("."):
+        node = node[part]
+    return node, tomllib.loads(f"v = {text}")["v"]
+
+
+def _check_study(study: StudyFile, rows: list[TrialResult], board: str, base: str) -> None:
+    mine = [r for r in rows if r.factor_study == study.name]
+    assert len(mine) == 2 * len(study.arms), study.name
+    section = board[board.index(f"## Study: {study.name}\n") :]
+    section = section[: section.index("\n## ", 1) if "\n## " in section[1:] else len(section)]
+    assert "| preset | `dcnv2` |" in section and base in section
+    assert f"| factor | `{study.factor_text}`" in section
+    assert "| seeds | 0, 1 |" in section
+    for arm in study.arms:
+        trials = [r for r in mine if r.arm == arm.name]
+        assert sorted(r.seed for r in trials) == [0, 1], (study.name, arm.name)
+        assert all(r.status == "complete" and r.model == "dcnv2" for r in trials), trials
+        assert all(r.embedding_params and r.embedding_bytes for r in trials)
+        assert len({r.space_fingerprint for r in trials}) == 1
+        for setting in arm.settings:  # the row's resolved config is the base with the arm
+            got, expected = _value_at(trials[0].config_dict, setting)
+            assert got == expected, (study.name, arm.name, setting)
+        line = next(line for line in section.splitlines() if line.startswith(f"| {arm.name} |"))
+        assert "± " in line and " | 2 | " in line
+
+
+def test_every_shipped_study_after_a_search(
+    tmp_path: Path,
+    harness_home: Path,
+    spaces: tuple[Path, list[StudyFile]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder, studies = spaces
+    out = tmp_path / "out"
+    common = ["run", "--suite", "criteo", "--synthetic-rows", "2000", "--quiet"]
+    common += ["--out", str(out), "--search-spaces", str(folder)]
+    assert main([*common, "--models", "dcnv2", "--trials", "1", "--time-budget", "120"]) == 0
+    (searched,) = read_results(out / "runs" / "criteo-synthetic" / "results.parquet")
+
+    # A study on a folder with a search is an addition: neither --resume nor --fresh.
+    names = ",".join(s.name for s in studies)
+    study_run = [*common, "--study", names, "--seeds", "2", "--time-budget", "240"]
+    assert main(study_run) == 0
+    printed = capsys.readouterr().out
+    rows = read_results(out / "runs" / "criteo-synthetic" / "results.parquet")
+    board = (out / "leaderboards" / "criteo-synthetic.md").read_text()
+    base = f"the best dcnv2 trial by validation AUC in this run folder ({searched.valid_auc:.4f}"
+    assert " ".join(base.split()[:4]) in " ".join(printed.split())
+    for study in studies:
+        _check_study(study, rows, board, base)
+        assert f"Study {study.name}: dcnv2" in printed
+    # The search's table still ranks the search's one trial, not the studies' trials.
+    line = next(line for line in board.splitlines() if line.startswith("| 1 | dcnv2 |"))
+    assert f"| {searched.valid_auc:.4f} | {searched.test_auc:.4f} |" in line
+    assert "| 1 of 1 (1/0/0) |" in line
+
+    # Run again: every arm and seed is recorded, nothing runs (and no Ray starts).
+    assert main(study_run) == 0
+    assert "every seed already recorded" in capsys.readouterr().out
+    assert len(read_results(out / "runs" / "criteo-synthetic" / "results.parquet")) == len(rows)
+
+
+def test_a_study_on_real_criteo_rows(
+    tmp_path: Path,
+    harness_home: Path,
+    spaces: tuple[Path, list[StudyFile]],
+    shared_file: Callable[[str], Path],
+) -> None:
+    data = shared_file("criteo/train_head10k.txt.gz")
+    folder, studies = spaces
+    study = next(s for s in studies if s.name == "numeric-encodings")
+    out = tmp_path / "out"
+    argv = ["run", "--suite", "criteo", "--data", str(data), "--study", study.name]
+    argv += ["--seeds", "2", "--time-budget", "240", "--quiet"]
+    assert main([*argv, "--out", str(out), "--search-spaces", str(folder)]) == 0
+    rows = read_results(out / "runs" / "criteo" / "results.parquet")
+    board = (out / "leaderboards" / "criteo.md").read_text()
+    assert "Synthetic" not in board
+    _check_study(study, rows, board, "dcnv2's defaults (dcnv2@")
