@@ -114,7 +114,7 @@ def _check_port(host: str, port: int) -> None:
 
 def suites() -> int:
     from harness.data.card import load_card
-    from harness.models import BACKBONES, HEADS, INTERACTIONS, NUMERIC_ENCODINGS
+    from harness.models import BACKBONES, EMBEDDINGS, HEADS, INTERACTIONS, NUMERIC_ENCODINGS
     from harness.pipeline import available_models, find_model, search_space_dirs
     from harness.suites import SUITES
     from harness.tuning.space import load_search_space
@@ -154,6 +154,7 @@ def suites() -> int:
         parts.add_column(column, no_wrap=column != "what it is")
     for slot, registry in (
         ("model.tokenizer.numeric", NUMERIC_ENCODINGS),
+        ("model.tokenizer.embedding", EMBEDDINGS),
         ("model.interaction", INTERACTIONS),
         ("model.backbone", BACKBONES),
         ("model.head", HEADS),
