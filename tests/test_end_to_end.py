@@ -111,9 +111,9 @@ def test_synthetic_run_without_data(
     # Resumed with more trials: the cached encoding is reused and trials join the same studies.
     cache = harness_home / "cache"
     before = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
-    _run(out, spaces, "--synthetic-rows", "20000", "--resume", "--trials", "4")
+    _run(out, spaces, "--synthetic-rows", "20000", "--resume", "--trials", "3")
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == before
-    _check_outputs(out, "criteo-synthetic", 4)
+    _check_outputs(out, "criteo-synthetic", 3)
 
 
 def test_real_criteo_rows(
