@@ -67,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
         studies=studies,
         seeds=args.seeds or 3,
     )
-    run_suite(options, _out)
+    if studies is not None:
+        from harness.studies.runner import run_studies
+
+        run_studies(options, _out)
+    else:
+        run_suite(options, _out)
     return 0
 
 

@@ -12,8 +12,9 @@ toward ``--trials`` (an interrupted one does not), trials a killed run left runn
 as interrupted, and the time budget is what the invocations together may spend. One Ctrl-C
 stops the run (see `harness.tuning.stop`) and exits 130 after writing the leaderboard.
 
-``--study`` runs factor studies instead of a search (`harness.studies.runner`), with the same
-folder, lock, data and leaderboard: a study's trials are an addition to the run in the folder.
+``harness run --study`` runs factor studies instead of a search (`harness.studies.runner`, which
+uses the helpers here): the same folder, lock, data and leaderboard; a study's trials are an
+addition to the run in the folder.
 
 The time budget is shared by the models in turn: each gets what is left divided by the models
 left (time one model leaves unused goes to the next ones). No trial starts in the last fifth of
@@ -75,6 +76,7 @@ __all__ = [
     "run_suite",
     "same_data",
     "search_space_dirs",
+    "suite_and_card",
     "write_leaderboard",
 ]
 
@@ -287,7 +289,7 @@ def _resources(cpus_per_trial: int, address: str | None) -> str:
     return f"{where}, {cpus_per_trial} CPU per trial"
 
 
-def _suite_and_card(opts: RunOptions) -> tuple[Suite, DatasetCard]:
+def suite_and_card(opts: RunOptions) -> tuple[Suite, DatasetCard]:
     """The suite (named, or a user's card's) and its dataset card."""
     if opts.card is not None:
         card = load_card(opts.card)
@@ -309,11 +311,7 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
         HarnessError: a user mistake, in one line, before any work it would waste.
         RunInterruptedError: Ctrl-C stopped the run; what finished is on the leaderboard.
     """
-    suite, card = _suite_and_card(opts)
-    if opts.studies is not None:
-        from harness.studies.runner import run_studies
-
-        return run_studies(opts, suite, card, console)
+    suite, card = suite_and_card(opts)
     spaces = load_models(opts.models or suite.models, search_space_dirs(opts.search_spaces))
     source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
     paths = RunPaths.of(opts.out, suite.name, synthetic=source.files is None)

@@ -44,6 +44,7 @@ from harness.pipeline import (
     run_info,
     same_data,
     search_space_dirs,
+    suite_and_card,
     write_leaderboard,
 )
 from harness.results.table import TrialResult, read_results
@@ -57,7 +58,7 @@ from harness.tuning.space import SearchSpace
 __all__ = ["run_studies"]
 
 
-def run_studies(opts: RunOptions, suite: Suite, card: DatasetCard, console: Console) -> RunOutcome:
+def run_studies(opts: RunOptions, console: Console) -> RunOutcome:
     """Runs the studies of ``opts.studies`` on the suite's data (see the module docstring).
 
     Raises:
@@ -66,6 +67,7 @@ def run_studies(opts: RunOptions, suite: Suite, card: DatasetCard, console: Cons
         RunInterruptedError: Ctrl-C stopped the run; what finished is on the leaderboard.
     """
     assert opts.studies is not None
+    suite, card = suite_and_card(opts)
     studies = load_studies(opts.studies, study_dirs(opts.search_spaces))
     model_dirs = search_space_dirs(opts.search_spaces)
     preset = _preset(opts.models, model_dirs)
