@@ -43,6 +43,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def _fraction_or_count(text: str) -> float:
     value = float(text) if text.replace(".", "", 1).isdigit() else -1.0
     if value < 0:
@@ -111,7 +121,21 @@ def _parser() -> argparse.ArgumentParser:
         "search: each arm of the best neural configuration (or --models PRESET's) with --seeds",
     )
     run.add_argument(
-        "--seeds", type=_positive_int, help="--study: trials (seeds) per arm (default: 3)"
+        "--seeds",
+        type=_non_negative_int,
+        help="after the search, the best configuration of each model is retrained with this "
+        "many new seeds for mean ± std and the significance tests (default: 3; 0: none); "
+        "--study: trials (seeds) per arm",
+    )
+    run.add_argument(
+        "--optuna-storage",
+        help="Optuna storage URL for the studies (e.g. postgresql://user@host/db, for a "
+        "cluster); default: runs/<suite>/studies.sqlite3",
+    )
+    run.add_argument(
+        "--storage-path",
+        help="Ray Tune's experiment state (trial folders), e.g. a shared filesystem every node "
+        "reaches; default: runs/<suite>/ray",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     again = run.add_mutually_exclusive_group()

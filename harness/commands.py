@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
             raise HarnessError(f"--study is empty; studies: {valid}")
         if args.trials is not None:
             raise HarnessError("--trials is for a search; a study runs --seeds trials per arm")
-    elif args.seeds is not None:
-        raise HarnessError("--seeds is for a study: add --study NAME (see `harness suites`)")
+        if args.seeds == 0:
+            raise HarnessError("--seeds 0: a study needs at least one seed per arm")
     models = None
     if args.models is not None:
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())
@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         fresh=args.fresh,
         command=getattr(args, "command_line", ""),
         studies=studies,
-        seeds=args.seeds or 3,
+        seeds=3 if args.seeds is None else args.seeds,
+        optuna_storage=args.optuna_storage,
+        storage_path=args.storage_path,
     )
     if studies is not None:
         from harness.studies.runner import run_studies

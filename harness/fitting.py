@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from harness.metrics import Metrics
 
 __all__ = ["EpochMetrics", "FitResult", "TrainContext"]
@@ -25,7 +27,9 @@ class EpochMetrics:
     the first (primary) task; ``valid_tasks`` and ``test_tasks`` every task, in label order.
     ``n_params`` is the model's size where it is fixed (neural families), sent with each epoch so
     that a stopped trial still reports it; ``embedding_params`` and ``embedding_bytes`` likewise
-    (the categorical embeddings' share of it, `Ranker.embedding_footprint`).
+    (the categorical embeddings' share of it, `Ranker.embedding_footprint`). With ``test``
+    come ``test_scores`` (the primary task's test predictions, row order) and
+    ``predict_seconds`` (the time scoring the test split took).
     """
 
     epoch: int
@@ -39,6 +43,8 @@ class EpochMetrics:
     n_params: int | None = None
     embedding_params: int | None = None
     embedding_bytes: int | None = None
+    test_scores: np.ndarray | None = field(default=None, compare=False, repr=False)
+    predict_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,9 @@ class FitResult:
     stopping did: the scores are those of its best epoch until then. ``embedding_params`` and
     ``embedding_bytes`` size the categorical embeddings (tables and projections) of a neural
     ranker, for quality against memory; None for a family without embeddings (GBDTs).
+    ``test_scores`` are the primary task's predictions on the test rows at the best epoch (in
+    row order; the significance tests of the leaderboard resample them), and
+    ``predict_seconds`` the time that scoring the test split once took (inference cost).
     """
 
     valid: Metrics
@@ -91,3 +100,5 @@ class FitResult:
     out_of_time: bool = False
     embedding_params: int | None = None
     embedding_bytes: int | None = None
+    test_scores: np.ndarray | None = field(default=None, compare=False, repr=False)
+    predict_seconds: float | None = None

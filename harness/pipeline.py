@@ -130,11 +130,16 @@ class RunOptions:
     # The command line, for the run's record and the leaderboard.
     command: str = ""
     studies: tuple[str, ...] | None = None
+    # Seeds of the repeat stage after a search (0: none), or of each study arm (at least 1).
     seeds: int = 3
+    # An Optuna storage URL instead of the folder's SQLite file (a cluster's PostgreSQL).
+    optuna_storage: str | None = None
+    # Ray Tune's experiment state (a shared filesystem or URI) instead of runs/<suite>/ray.
+    storage_path: str | None = None
 
     def __post_init__(self) -> None:
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be at least 1, got {self.seeds=}")
+        if self.seeds < 0 or (self.studies is not None and self.seeds < 1):
+            raise ValueError(f"seeds must be at least 1 for a study, 0 or more else: {self.seeds=}")
 
 
 @dataclass(frozen=True)
@@ -451,6 +456,9 @@ def _tune_suite(
                             grace_period=_GRACE_EPOCHS[family.kind],
                             address=opts.address,
                             show_progress=opts.progress,
+                            storage_url=opts.optuna_storage,
+                            ray_dir=opts.storage_path,
+                            gpus_explicit=opts.gpus_per_trial is not None,
                         ),
                         load_dataset=load_cached,
                         console=console,

@@ -201,7 +201,7 @@ def test_busy_dashboard_port_suggests_another(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (("--seeds", "2"), "--seeds is for a study: add --study NAME"),
+        (("--study", "hashing", "--seeds", "0"), "--seeds 0: a study needs at least one seed"),
         (("--study", "hashing", "--trials", "2"), "--trials is for a search"),
         (("--study", " , "), "--study is empty; studies: embedding-sizes, hashing"),
         (("--study", "hashin"), "no study 'hashin'"),
@@ -214,7 +214,7 @@ def test_busy_dashboard_port_suggests_another(
             "--models lightgbm: a study varies the parts of a neural ranker",
         ),
     ],
-    ids=["seeds-alone", "trials", "empty", "unknown", "two-models", "gbdt"],
+    ids=["no-seed", "trials", "empty", "unknown", "two-models", "gbdt"],
 )
 def test_study_mistakes_are_one_line_before_any_data(
     capsys: pytest.CaptureFixture[str],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -262,6 +262,8 @@ class TaskFit:
     rounds: int
     probabilities: bool = True
     out_of_time: bool = False
+    # Seconds scoring the test split took (inference cost).
+    predict_seconds: float | None = None
 
 
 def _ignore(_: EpochMetrics) -> None:
@@ -311,4 +313,11 @@ def fit_tasks(
         valid_tasks=valid if len(fits) > 1 else (),
         test_tasks=test if len(fits) > 1 else (),
         out_of_time=any(f.out_of_time for f in fits),
+        test_scores=np.asarray(fits[0].test_scores, dtype=np.float32),
+        predict_seconds=_sum_known([f.predict_seconds for f in fits]),
     )
+
+
+def _sum_known(values: Sequence[float | None]) -> float | None:
+    """The sum, or None when any value is unknown."""
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)

@@ -10,6 +10,7 @@ the per-round curve needs).
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -190,9 +191,13 @@ class CatBoostFamily:
             # CatBoost may stop a tree short of ``depth``.
             leaves = np.asarray(model.get_tree_leaf_counts(), dtype=np.int64)
             best = model.get_best_iteration()
+            predict_start = time.perf_counter()
+            test_scores = model.predict_proba(pools["test"])[:, 1]
+            predict_seconds = time.perf_counter() - predict_start
             return TaskFit(
                 valid_scores=model.predict_proba(pools["valid"])[:, 1],
-                test_scores=model.predict_proba(pools["test"])[:, 1],
+                test_scores=test_scores,
+                predict_seconds=predict_seconds,
                 best_round=int(best) + 1 if best is not None else int(model.tree_count_),
                 curve=curve,
                 n_params=int(leaves.sum() + np.log2(np.maximum(leaves, 1)).round().sum()),

@@ -19,6 +19,7 @@ at its best round. LightGBM always trains on the CPU here, whatever ``ctx.device
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -237,9 +238,13 @@ class LightGBMFamily:
                 ],
             )
             best = int(booster.best_iteration) or booster.current_iteration()
+            predict_start = time.perf_counter()
+            test_scores = np.asarray(booster.predict(x_test, num_iteration=best))
+            predict_seconds = time.perf_counter() - predict_start
             return TaskFit(
                 valid_scores=np.asarray(booster.predict(x_valid, num_iteration=best)),
-                test_scores=np.asarray(booster.predict(x_test, num_iteration=best)),
+                test_scores=test_scores,
+                predict_seconds=predict_seconds,
                 best_round=best,
                 curve=recorder.finish(),
                 n_params=_count_nodes(booster, best),

@@ -79,6 +79,12 @@ class TrialResult:
         arm: the study's arm ("" for a search trial).
         base_source: where the study's base configuration came from, one line ("" for a search
             trial).
+        repeat_of: for a trial of the repeat stage (the best configuration of a search trained
+            again with a new seed), the search trial it repeats, ``"<study>#<trial number>"``;
+            "" otherwise. Repeats are never counted or ranked as search trials.
+        predictions: where the trial's test predictions were kept (a ``.npy`` path relative to
+            the run folder; "" for none): the leaderboard's bootstrap resamples them.
+        predict_samples_per_s: inference throughput, test rows scored per second.
         best_epoch: the best epoch (boosting round for a GBDT).
         epochs: epochs (rounds) run.
         curve: per-epoch validation metrics as JSON, a list of
@@ -140,6 +146,9 @@ class TrialResult:
     factor_study: str = ""
     arm: str = ""
     base_source: str = ""
+    repeat_of: str = ""
+    predictions: str = ""
+    predict_samples_per_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -150,6 +159,8 @@ class TrialResult:
             raise ValueError(
                 f"a study row needs both a study and an arm, got {self.factor_study=} {self.arm=}"
             )
+        if self.repeat_of and self.factor_study:
+            raise ValueError(f"a row repeats a search trial or is a study's, got {self.repeat_of=}")
         if self.status == "failed" and not self.error:
             raise ValueError(f"a failed trial needs an error message, got {self.error=}")
         for name in ("valid_auc", "test_auc"):

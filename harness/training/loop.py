@@ -296,14 +296,18 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
             )
             improved = _improved(valid[0].auc, best_auc)
             test: tuple[Metrics, ...] = ()
+            test_scores: np.ndarray | None = None
+            predict_seconds: float | None = None
             if improved:
                 best_auc, best_epoch = valid[0].auc, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 # Scored now, not after the loop: a trial stopped by the scheduler or the time
                 # limit keeps the test score of its best epoch so far.
-                test = _score(
-                    data.test, predict(model, data.test, device, batch_size=cfg.eval_batch_size)
-                )
+                predict_start = time.perf_counter()
+                test_probs = predict(model, data.test, device, batch_size=cfg.eval_batch_size)
+                predict_seconds = time.perf_counter() - predict_start
+                test = _score(data.test, test_probs)
+                test_scores = test_probs[:, 0].astype(np.float32)
             metrics = EpochMetrics(
                 epoch=epoch,
                 valid=valid[0],
@@ -313,6 +317,8 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                 valid_tasks=valid,
                 test_tasks=test,
                 n_params=n_params,
+                test_scores=test_scores,
+                predict_seconds=predict_seconds,
             )
             curve.append(metrics)
             ctx.on_epoch(metrics)
@@ -335,4 +341,6 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
         valid_tasks=best.valid_tasks,
         test_tasks=best.test_tasks,
         out_of_time=out_of_time,
+        test_scores=best.test_scores,
+        predict_seconds=best.predict_seconds,
     )

@@ -109,7 +109,8 @@ class FinalReport:
 
     ``out_of_time`` marks a fit that its share of the time budget stopped before its own early
     stopping did (its scores are those of its best epoch until then). ``embedding_params`` and
-    ``embedding_bytes`` size the categorical embeddings (None for a GBDT).
+    ``embedding_bytes`` size the categorical embeddings (None for a GBDT);
+    ``predict_samples_per_s`` is the inference throughput on the test split.
     """
 
     valid_auc: float | None
@@ -127,6 +128,7 @@ class FinalReport:
     out_of_time: bool = False
     embedding_params: int | None = None
     embedding_bytes: int | None = None
+    predict_samples_per_s: float | None = None
 
     @classmethod
     def of(cls, fit: FitResult, labels: tuple[str, ...], placement: Placement) -> FinalReport:
@@ -146,10 +148,18 @@ class FinalReport:
             out_of_time=fit.out_of_time,
             embedding_params=fit.embedding_params,
             embedding_bytes=fit.embedding_bytes,
+            predict_samples_per_s=_rate(fit),
         )
 
     def to_result(self) -> dict[str, Any]:
         return _result(self, self.valid_auc)
+
+
+def _rate(fit: FitResult) -> float | None:
+    """Test rows scored per second (None where not measured)."""
+    if fit.test_scores is None or not fit.predict_seconds or fit.predict_seconds <= 0:
+        return None
+    return len(fit.test_scores) / fit.predict_seconds
 
 
 def report_of(result: Mapping[str, Any]) -> EpochReport | FinalReport | None:

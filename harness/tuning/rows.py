@@ -66,6 +66,7 @@ class RowContext:
     factor_study: str = ""
     arm: str = ""
     base_source: str = ""
+    repeat_of: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class TrialOutcome:
     seed: int | None = None
     embedding_params: int | None = None
     embedding_bytes: int | None = None
+    predictions: str = ""
 
 
 def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
@@ -166,6 +168,10 @@ def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
         embedding_params=sizes[0] if ended else None,
         embedding_bytes=sizes[1] if ended else None,
         samples_per_s=f.samples_per_s if f is not None and o.status == "complete" else None,
+        predict_samples_per_s=(
+            f.predict_samples_per_s if f is not None and o.status == "complete" else None
+        ),
+        predictions=o.predictions if o.status == "complete" else "",
         train_seconds=train_seconds,
         wall_seconds=max(0.0, time.time() - o.started) if o.started else 0.0,
         device=placement.device,
@@ -176,6 +182,7 @@ def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
         factor_study=ctx.factor_study,
         arm=ctx.arm,
         base_source=ctx.base_source,
+        repeat_of=ctx.repeat_of,
         **ctx.versions,
     )
 

@@ -102,6 +102,10 @@ class TuneOptions:
         reduction_factor: ASHA keeps the best 1/reduction_factor at each rung.
         max_t: ASHA's epoch cap (large: the family's own early stopping ends a trial).
         show_progress: show a live display of trials, the best valid AUC and the latest epoch.
+        storage_url: an Optuna storage URL (e.g. PostgreSQL on a cluster) instead of the
+            SQLite file ``study_db``.
+        gpus_explicit: the user asked for ``gpus_per_trial`` (``--gpus-per-trial``): a cluster
+            that cannot give it is an error, not a note.
     """
 
     suite: str
@@ -117,11 +121,13 @@ class TuneOptions:
     max_concurrent_trials: int | None = None
     address: str | None = None
     num_cpus: int | None = None
-    ray_dir: Path | None = None
+    ray_dir: Path | str | None = None
     grace_period: int = 1
     reduction_factor: int = 3
     max_t: int = 100_000
     show_progress: bool = True
+    storage_url: str | None = None
+    gpus_explicit: bool = False
 
 
 @dataclass(frozen=True)
