@@ -18,8 +18,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # "scale" (45M rows, ~25 GB of disk) runs only when named: `python -m benchmarks.run scale`.
-BENCHMARKS = ("preprocess", "adapter", "train_rankers", "representations", "scale")
-DEFAULT = ("preprocess", "adapter", "train_rankers", "representations")
+DEFAULT = (
+    "preprocess",
+    "adapter",
+    "train_rankers",
+    "representations",
+    "precision",
+    "ray_overhead",
+)
+BENCHMARKS = (*DEFAULT, "scale")
 
 HEADER = """# Benchmarks
 

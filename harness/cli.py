@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from harness import __version__
 from harness.errors import HarnessError, RunInterruptedError
+from harness.urls import masked_url
 
 __all__ = ["main"]
 
@@ -151,13 +152,35 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     dash = sub.add_parser("dashboard", help="open optuna-dashboard over a suite's studies")
-    dash.add_argument(
-        "--suite", required=True, help="a suite, or the dataset name of a `--card` run"
+    where = dash.add_mutually_exclusive_group(required=True)
+    where.add_argument("--suite", help="a suite, or the dataset name of a `--card` run")
+    where.add_argument(
+        "--optuna-storage",
+        help="the studies of `harness run --optuna-storage URL` instead (every run folder's "
+        "studies in that database, e.g. postgresql://user@host/db)",
     )
     dash.add_argument("--synthetic", action="store_true", help="the synthetic run's studies")
     dash.add_argument("--out", type=Path, default=Path("."), help="folder holding runs/")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8080)
+
+    board = sub.add_parser(
+        "leaderboard", help="rebuild a suite's leaderboard from results tables, without training"
+    )
+    board.add_argument("--suite", required=True, help="a suite, or the dataset name of a card run")
+    board.add_argument("--synthetic", action="store_true", help="the synthetic run's folder")
+    board.add_argument(
+        "--runs",
+        type=Path,
+        nargs="+",
+        help="run folders to merge (runs/<label>/, from any runs or machines); default: the "
+        "suite's folder in --out",
+    )
+    board.add_argument("--dataset", help="the data identity to rank when the runs hold several")
+    board.add_argument("--out", type=Path, default=Path("."), help="folder for leaderboards/")
+    board.add_argument(
+        "--search-spaces", type=Path, help="folder of search-space and study files (descriptions)"
+    )
 
     sub.add_parser("suites", help="list suites, model families and search spaces")
 
@@ -207,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``harness`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     words = list(sys.argv[1:] if argv is None else argv)
-    args.command_line = " ".join(["harness", *map(shlex.quote, words)])
+    # Written to run.json and the leaderboard: a password in a URL (--optuna-storage) is not.
+    args.command_line = " ".join(["harness", *(shlex.quote(masked_url(w)) for w in words)])
     try:
         return _dispatch(args)
     except HarnessError as e:
@@ -229,6 +253,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.run(args)
     if args.command == "dashboard":
         return commands.dashboard(args)
+    if args.command == "leaderboard":
+        return commands.leaderboard(args)
     if args.command == "suites":
         return commands.suites()
     if args.command == "data" and args.data_command == "fetch":

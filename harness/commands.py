@@ -13,7 +13,7 @@ from rich.table import Table
 
 from harness.errors import HarnessError
 
-__all__ = ["dashboard", "datasets", "fetch", "init", "prepare", "run", "suites"]
+__all__ = ["dashboard", "datasets", "fetch", "init", "leaderboard", "prepare", "run", "suites"]
 
 _out = Console(highlight=False)
 
@@ -78,12 +78,45 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def leaderboard(args: argparse.Namespace) -> int:
+    from harness.leaderboard.console import leaderboard_table
+    from harness.leaderboard.rebuild import rebuild
+    from harness.run_folder import RunPaths, check_writable
+
+    paths = RunPaths.of(args.out, args.suite, args.synthetic)
+    folders = list(args.runs or [paths.run_dir])
+    target = paths.leaderboard
+    if args.runs:  # named after the first folder's label
+        target = args.out / "leaderboards" / f"{Path(folders[0]).resolve().name}.md"
+    check_writable(target.parent)
+    with _out.status(f"rebuilding {target} from {len(folders)} run folder(s)"):
+        built = rebuild(folders, target, dataset=args.dataset, search_spaces=args.search_spaces)
+    _out.print(leaderboard_table(f"Leaderboard: {built.dataset}", built.summaries))
+    _out.print(
+        f"leaderboard: {escape(str(built.leaderboard))} ({built.trials} trials from "
+        f"{len(built.folders)} run folder(s) on {escape(built.dataset)})"
+    )
+    return 0
+
+
 def dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
     from harness.run_folder import RunPaths
     from harness.suites import SUITES
 
+    if args.optuna_storage is not None:
+        from harness.tuning.studies import open_storage
+        from harness.urls import masked_url
+
+        storage = open_storage(args.optuna_storage)  # a refused connection: one line
+        _check_port(args.host, args.port)
+        _out.print(
+            f"optuna-dashboard over {masked_url(args.optuna_storage)} on "
+            f"http://{args.host}:{args.port}/ (Ctrl-C stops)"
+        )
+        optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+        return 0
     # A suite's name, or the name of a run on your own card (`harness run --card FILE`).
     name = args.suite
     paths = RunPaths.of(args.out, name, args.synthetic)

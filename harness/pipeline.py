@@ -33,11 +33,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
 import harness
+from harness.atomic import replace_atomically, write_text_atomic
 from harness.data.cache import load_encoded
 from harness.data.card import DatasetCard, load_card
 from harness.data.preprocess import PreprocessConfig, prepare_dataset
@@ -45,17 +48,32 @@ from harness.data.registry import write_synthetic
 from harness.data.schema import EncodedDataset
 from harness.data.sources import DataSource, resolve_data
 from harness.data.splits import get_protocol
+from harness.environment import Environment
 from harness.errors import HarnessError, RunInterruptedError
 from harness.families.registry import get_family
 from harness.leaderboard.console import leaderboard_table
-from harness.leaderboard.markdown import RunInfo, render, write_atomic
-from harness.leaderboard.summary import ModelSummary, StudySummary, summarize, summarize_studies
+from harness.leaderboard.markdown import RunInfo
+from harness.leaderboard.publish import Board, publish
+from harness.leaderboard.references import applicable_references
+from harness.leaderboard.summary import ModelSummary, StudySummary
 from harness.paths import cache_root, downloads_dir, first_in, lookup_folders, names_in
-from harness.results.table import TrialResult, append_results, read_results
-from harness.run_folder import RunLock, RunPaths, RunState, check_writable, move_aside
-from harness.studies.files import StudyFile, find_study, load_study, study_dirs
+from harness.repeats import REPEAT_SHARE, TEST_LABELS, plan_repeat, repeat_seeds
+from harness.results.table import TrialResult, append_results, is_search_trial, read_results
+from harness.run_folder import (
+    RunLock,
+    RunPaths,
+    RunState,
+    check_storage_path,
+    check_writable,
+    move_aside,
+)
+from harness.studies.files import study_dirs, study_files_of
 from harness.suites import Suite, get_suite, suite_for_card
 from harness.tuning.space import SearchSpace, load_search_space
+from harness.urls import masked_url
+
+if TYPE_CHECKING:
+    from harness.tuning.tuner import TuneOptions
 
 __all__ = [
     "LAUNCH_SHARE",
@@ -66,6 +84,7 @@ __all__ = [
     "RunPaths",
     "available_models",
     "check_against_data",
+    "check_optuna_storage",
     "close_stale",
     "find_model",
     "load_cached",
@@ -77,6 +96,8 @@ __all__ = [
     "same_data",
     "search_space_dirs",
     "suite_and_card",
+    "trial_gpus",
+    "tune_options",
     "write_leaderboard",
 ]
 
@@ -321,6 +342,8 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
     source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
     paths = RunPaths.of(opts.out, suite.name, synthetic=source.files is None)
     check_writable(paths.run_dir.parent, paths.leaderboard.parent)
+    check_storage_path(opts.storage_path)
+    check_optuna_storage(opts.optuna_storage)
     with RunLock(paths):
         earlier = open_run(paths, opts, console)
         dataset = prepare_data(card, suite, opts, source, console)
@@ -372,7 +395,7 @@ def _tune_suite(
     console: Console,
 ) -> RunOutcome:
     from harness.tuning.stop import StopRequest  # these import ray
-    from harness.tuning.tuner import TuneOptions, ray_session, tune_model
+    from harness.tuning.tuner import ArmTrials, plan_resources, ray_session, tune_arms, tune_model
 
     dataset_id = same_data(paths, dataset, earlier)
     trials = opts.trials or suite.trials
@@ -385,7 +408,7 @@ def _tune_suite(
         trials_per_model=trials,
     ).started(opts.command or "harness run")
     state.save(paths.state)
-    close_stale(paths, console)
+    close_stale(paths, console, opts.optuna_storage)
     info = run_info(opts, suite, card, dataset, spaces, paths, trials, budget)
     study_folders = study_dirs(opts.search_spaces)
     if dataset.skipped_rows:
@@ -395,17 +418,28 @@ def _tune_suite(
         f"{dataset.valid.n_rows:,} · test {dataset.test.n_rows:,} rows, protocol {dataset.protocol}"
     )
     done = _trials_done(paths, dataset_id)
-    pending = [(s, trials - done.get((s.name, s.fingerprint), 0)) for s in spaces]
-    for space, left_trials in pending:
+    seeds = repeat_seeds(opts.seed, opts.seeds)
+    pending = [
+        (
+            s,
+            trials - done.get((s.name, s.fingerprint), 0),
+            _repeats_left(paths, dataset_id, s, seeds),
+        )
+        for s in spaces
+    ]
+    for space, left_trials, repeats in pending:
         if left_trials <= 0:
-            console.print(f"{space.name}: {trials} trials already recorded; nothing to run")
-    pending = [(s, n) for s, n in pending if n > 0]
+            more = f"; {repeats} repeat seeds to run" if repeats else "; nothing to run"
+            console.print(f"{space.name}: {trials} trials already recorded{more}")
+    pending = [(s, n, r) for s, n, r in pending if n > 0 or r > 0]
     budget_left = budget - state.spent_total
     if pending and budget_left <= 0:
         console.print(
             f"[yellow]the time budget of {budget:g} s is spent; pass a larger --time-budget to "
             "run the models left[/]"
         )
+    if seeds:
+        _save_test_labels(paths, dataset)
     stop = StopRequest()
     this_run: list[TrialResult] = []
     summaries: list[ModelSummary] = []
@@ -416,11 +450,20 @@ def _tune_suite(
             # After ray.init, which installs its own SIGTERM handler.
             stop.listening(lambda text: console.print(f"[yellow]{text}[/]")),
         ):
-            gpus = opts.gpus_per_trial
-            if gpus is None:
-                gpus = 1.0 if cluster.gpus >= 1 else 0.0
+            gpus = trial_gpus(opts, cluster.gpus)
+            if opts.gpus_per_trial and any(
+                get_family(s.family).kind == "neural" for s, _, _ in pending
+            ):
+                # Asked for by name: a cluster without them fails now, not after the GBDTs.
+                plan_resources(
+                    {"CPU": cluster.cpus, "GPU": cluster.gpus},
+                    cpus_per_trial=opts.cpus_per_trial or 1,
+                    gpus_per_trial=opts.gpus_per_trial,
+                    num_samples=1,
+                    gpus_explicit=True,
+                )
             deadline = time.monotonic() + budget_left
-            for i, (space, n) in enumerate(pending):
+            for i, (space, n, _) in enumerate(pending):
                 share = (deadline - time.monotonic()) / (len(pending) - i)
                 if stop.requested or share < MIN_SHARE_S:
                     if not stop.requested:
@@ -428,6 +471,7 @@ def _tune_suite(
                     continue
                 family = get_family(space.family)
                 t0 = time.monotonic()
+                share_end = t0 + share
 
                 def spent_so_far(
                     _row: TrialResult,
@@ -438,34 +482,60 @@ def _tune_suite(
                     # After every trial: a killed run loses at most one trial's time.
                     base.spent(model, time.monotonic() - t0).save(paths.state)
 
+                model_gpus = gpus if family.kind == "neural" else 0.0
                 try:
-                    rows = tune_model(
-                        space,
-                        dataset,
-                        TuneOptions(
-                            suite=paths.label,
-                            study_db=paths.studies,
-                            results_path=paths.results,
-                            dataset_id=dataset_id,
-                            num_samples=n,
-                            time_budget_s=LAUNCH_SHARE * share,
-                            hard_time_limit_s=max(1.0, share - TEARDOWN_S),
-                            seed=opts.seed,
-                            cpus_per_trial=opts.cpus_per_trial or 1,
-                            gpus_per_trial=gpus if family.kind == "neural" else 0.0,
-                            grace_period=_GRACE_EPOCHS[family.kind],
-                            address=opts.address,
-                            show_progress=opts.progress,
-                            storage_url=opts.optuna_storage,
-                            ray_dir=opts.storage_path,
-                            gpus_explicit=opts.gpus_per_trial is not None,
-                        ),
-                        load_dataset=load_cached,
-                        console=console,
-                        stop=stop,
-                        on_row=spent_so_far,
+                    if n > 0:
+                        search = share * (1 - REPEAT_SHARE) if seeds else share
+                        this_run += tune_model(
+                            space,
+                            dataset,
+                            tune_options(
+                                opts,
+                                paths,
+                                dataset_id,
+                                model_gpus,
+                                search,
+                                num_samples=n,
+                                grace_period=_GRACE_EPOCHS[family.kind],
+                            ),
+                            load_dataset=load_cached,
+                            console=console,
+                            stop=stop,
+                            on_row=spent_so_far,
+                        )
+                    plan = plan_repeat(
+                        read_results(paths.results) if paths.results.exists() else [],
+                        dataset=dataset_id,
+                        model=space.name,
+                        fingerprint=space.fingerprint,
+                        seeds=seeds,
+                        results=str(paths.results),
                     )
-                    this_run.extend(rows)
+                    left = share_end - time.monotonic()
+                    if plan is not None and plan.pending and not stop.requested:
+                        if left < MIN_SHARE_S:
+                            console.print(
+                                f"[yellow]{space.name}: no time left in its share for its "
+                                f"{len(plan.pending)} repeat seeds[/]"
+                            )
+                        else:
+                            this_run += tune_arms(
+                                [ArmTrials(plan.space, None, plan.pending, repeat_of=plan.key)],
+                                dataset,
+                                tune_options(
+                                    opts,
+                                    paths,
+                                    dataset_id,
+                                    model_gpus,
+                                    left,
+                                    predictions_dir=paths.predictions,
+                                ),
+                                load_dataset=load_cached,
+                                console=console,
+                                stop=stop,
+                                on_row=spent_so_far,
+                                label=f"{space.name} seeds",
+                            )
                 finally:
                     state = state.spent(space.name, time.monotonic() - t0)
                     state.save(paths.state)
@@ -510,11 +580,23 @@ def same_data(paths: RunPaths, dataset: EncodedDataset, earlier: RunState | None
     return dataset_id
 
 
-def close_stale(paths: RunPaths, console: Console) -> None:
-    """Closes the Optuna trials a killed run left running, with their rows (under the lock)."""
-    if not paths.studies.exists():
+def check_optuna_storage(storage_url: str | None) -> None:
+    """``--optuna-storage``: connects once before any data is read (a missing driver or a
+    server that refuses the connection is a one-line `HarnessError`)."""
+    if storage_url is not None:
+        from harness.tuning.studies import open_storage  # imports optuna
+
+        open_storage(storage_url)
+
+
+def close_stale(paths: RunPaths, console: Console, storage_url: str | None = None) -> None:
+    """Closes the Optuna trials a killed run left running, with their rows (under the lock).
+
+    In a database other run folders share (``storage_url``), only this folder's trials.
+    """
+    if storage_url is None and not paths.studies.exists():
         return
-    from harness.tuning.studies import close_stale_trials, open_storage  # imports optuna
+    from harness.tuning.studies import close_stale_trials, open_storage, run_folder_id
 
     recorded = {
         (r.study, r.study_trial): r
@@ -522,7 +604,11 @@ def close_stale(paths: RunPaths, console: Console) -> None:
         if r.study_trial is not None
     }
     closed = close_stale_trials(
-        open_storage(paths.studies), lambda rows: append_results(paths.results, rows), recorded
+        open_storage(storage_url or paths.studies),
+        lambda rows: append_results(paths.results, rows),
+        recorded,
+        # The folder's own SQLite file holds only its trials (even after the folder moved).
+        owner=None if storage_url is None else run_folder_id(paths.run_dir),
     )
     if closed:
         console.print(f"{closed} trials left running by an earlier run recorded as interrupted")
@@ -534,10 +620,74 @@ def _trials_done(paths: RunPaths, dataset_id: str) -> dict[tuple[str, str], int]
         return {}
     done: dict[tuple[str, str], int] = {}
     for r in read_results(paths.results):
-        if r.dataset == dataset_id and r.status != "interrupted" and not r.factor_study:
+        if r.dataset == dataset_id and r.status != "interrupted" and is_search_trial(r):
             key = (r.model, r.space_fingerprint)
             done[key] = done.get(key, 0) + 1
     return done
+
+
+def tune_options(
+    opts: RunOptions,
+    paths: RunPaths,
+    dataset_id: str,
+    gpus: float,
+    window: float,
+    **extra: Any,
+) -> TuneOptions:
+    """How trials run within ``window`` seconds: one model's search or repeats (a part of its
+    share of the budget), or a study's trials (its own budget)."""
+    from harness.tuning.tuner import TuneOptions  # imports ray
+
+    return TuneOptions(
+        suite=paths.label,
+        study_db=paths.studies,
+        results_path=paths.results,
+        dataset_id=dataset_id,
+        time_budget_s=LAUNCH_SHARE * window,
+        hard_time_limit_s=max(1.0, window - TEARDOWN_S),
+        seed=opts.seed,
+        cpus_per_trial=opts.cpus_per_trial or 1,
+        gpus_per_trial=gpus,
+        address=opts.address,
+        show_progress=opts.progress,
+        storage_url=opts.optuna_storage,
+        ray_dir=opts.storage_path,
+        gpus_explicit=opts.gpus_per_trial is not None,
+        **extra,
+    )
+
+
+def trial_gpus(opts: RunOptions, cluster_gpus: float) -> float:
+    """GPUs per neural trial: ``--gpus-per-trial``, else one where the cluster has GPUs."""
+    if opts.gpus_per_trial is not None:
+        return opts.gpus_per_trial
+    return 1.0 if cluster_gpus >= 1 else 0.0
+
+
+def _repeats_left(
+    paths: RunPaths, dataset_id: str, space: SearchSpace, seeds: tuple[int, ...]
+) -> int:
+    """Repeat seeds the model's best trial so far still needs (0 before its search)."""
+    if not seeds or not paths.results.exists():
+        return 0
+    plan = plan_repeat(
+        read_results(paths.results),
+        dataset=dataset_id,
+        model=space.name,
+        fingerprint=space.fingerprint,
+        seeds=seeds,
+        results=str(paths.results),
+    )
+    return 0 if plan is None else len(plan.pending)
+
+
+def _save_test_labels(paths: RunPaths, dataset: EncodedDataset) -> None:
+    """The test split's labels (first task, row order) beside the repeats' predictions."""
+    target = paths.predictions / TEST_LABELS
+    if target.exists():
+        return
+    labels = np.asarray(dataset.test.y).reshape(dataset.test.n_rows, -1)[:, 0]
+    replace_atomically(target, lambda f: np.save(f, labels.astype(np.float32)))
 
 
 def run_info(
@@ -568,13 +718,24 @@ def run_info(
         trials_per_model=trials,
         time_budget_s=budget,
         results_path=str(paths.results),
-        storage_url=f"sqlite:///{paths.studies}",
+        storage_url=_shown_storage(opts.optuna_storage, paths),
         models=tuple((s.name, s.family, s.description) for s in spaces),
         tasks=dataset.schema.labels,
         group=dataset.schema.query_group,
         card=card.path,
         command=opts.command,
+        references=applicable_references(
+            card.references,
+            dataset.protocol,
+            (dataset.train.n_rows, dataset.valid.n_rows, dataset.test.n_rows),
+        ),
     )
+
+
+def _shown_storage(storage_url: str | None, paths: RunPaths) -> str:
+    """The studies' storage as the leaderboard names it: the URL (password masked) or the
+    folder's SQLite file."""
+    return f"sqlite:///{paths.studies}" if storage_url is None else masked_url(storage_url)
 
 
 def write_leaderboard(
@@ -586,6 +747,8 @@ def write_leaderboard(
     *,
     study_folders: Sequence[Path] = (),
 ) -> tuple[list[ModelSummary], list[StudySummary]]:
+    """Writes the run's leaderboard (and the plot beside it), and keeps the header's facts in
+    the run folder (``info.json``) for `harness leaderboard`."""
     # Every trial ever run on this exact data (same cache key) with the same search space (same
     # fingerprint), over every invocation on the folder; trials of an edited space are counted,
     # not ranked. Factor studies' trials get a section each, never a rank in the table.
@@ -594,30 +757,29 @@ def write_leaderboard(
         if (paths.results.exists())
         else []
     )
-    models = {s.name: (get_family(s.family).kind, s.fingerprint) for s in spaces}
-    summaries = summarize(rows, models, state.spent_s, asked=state.trials_per_model)
     names = {r.factor_study for r in rows if r.factor_study}
-    studies = summarize_studies(rows, _study_files(names, study_folders or study_dirs()))
     run = dataclasses.replace(
         info,
         interrupted=interrupted,
         invocations=len(state.invocations),
         started_at=state.invocations[0].started_at if state.invocations else info.started_at,
         wall_seconds=state.spent_total,
+        environments=_environments(state),
     )
-    write_atomic(paths.leaderboard, render(run, summaries, studies))
-    return summaries, studies
+    write_text_atomic(paths.info, run.to_json())
+    board = Board(
+        info=run,
+        rows=rows,
+        models={s.name: (get_family(s.family).kind, s.fingerprint) for s in spaces},
+        wall_seconds=state.spent_s,
+        asked=state.trials_per_model,
+        run_dir=paths.run_dir,
+        study_files=study_files_of(names, study_folders or study_dirs()),
+    )
+    return publish(board, paths.leaderboard, paths.plot)
 
 
-def _study_files(names: set[str], folders: Sequence[Path]) -> dict[str, StudyFile]:
-    """The study files of the studies in the table that load now (for their descriptions); a
-    study whose file is gone or no longer loads still gets its section, without them."""
-    files = {}
-    for name in names:
-        path = find_study(name, folders)
-        if path is not None:
-            try:
-                files[name] = load_study(path)
-            except HarnessError:
-                continue
-    return files
+def _environments(state: RunState) -> tuple[Environment, ...]:
+    """The distinct environments the run's invocations recorded, in order."""
+    seen = [i.environment for i in state.invocations if i.environment is not None]
+    return tuple(dict.fromkeys(seen))

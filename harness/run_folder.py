@@ -1,7 +1,8 @@
 """A run's folder: where its outputs go, who is using it, and what earlier invocations did.
 
 ``<out>/runs/<label>/`` holds the results table, the Optuna studies, Ray's trial folders and
-``run.json`` (the invocations and the time each model has spent so far); the leaderboard is
+``run.json`` (the invocations, each with the machine and software it ran on, and the time each
+model has spent so far); the leaderboard is
 ``<out>/leaderboards/<label>.md``. ``RunLock`` lets one run at a time use the folder (a second
 one refuses in one line; the lock dies with its process, even on ``kill -9``). A folder that
 already holds results is continued with ``--resume`` or moved aside with ``--fresh``, never
@@ -19,15 +20,19 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from harness.atomic import write_text_atomic
+from harness.environment import Environment, capture
 from harness.errors import HarnessError
+from harness.urls import is_url
 
 __all__ = [
     "Invocation",
     "RunLock",
     "RunPaths",
     "RunState",
+    "check_storage_path",
     "check_writable",
     "move_aside",
 ]
@@ -60,6 +65,21 @@ class RunPaths:
         return self.run_dir / "run.json"
 
     @property
+    def predictions(self) -> Path:
+        """The repeat stage's test predictions (``<trial id>.npy``) and ``TEST_LABELS``."""
+        return self.run_dir / "predictions"
+
+    @property
+    def info(self) -> Path:
+        """What the leaderboard's header says of the data and the run (rebuilt from it)."""
+        return self.run_dir / "info.json"
+
+    @property
+    def plot(self) -> Path:
+        """The plot of the search beside the leaderboard."""
+        return self.leaderboard.with_name(f"{self.label}-search.png")
+
+    @property
     def lock(self) -> Path:
         # Beside the folder, not in it: ``--fresh`` moves the folder while holding the lock.
         return self.run_dir.parent / f".{self.label}.lock"
@@ -68,11 +88,11 @@ class RunPaths:
         return self.results.exists() or self.studies.exists()
 
 
-def check_writable(*folders: Path) -> None:
+def check_writable(*folders: Path, fix: str = "pass --out to a folder you can write to") -> None:
     """Creates the folders and checks that a file can be written in each, before any work.
 
     Raises:
-        HarnessError: one line naming the folder and what to do.
+        HarnessError: one line naming the folder and what to do (``fix``).
     """
     for folder in folders:
         try:
@@ -80,10 +100,23 @@ def check_writable(*folders: Path) -> None:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
                 pass
         except OSError as e:
-            raise HarnessError(
-                f"cannot write to {folder} ({e.strerror or e}); pass --out to a folder you can "
-                "write to"
-            ) from None
+            raise HarnessError(f"cannot write to {folder} ({e.strerror or e}); {fix}") from None
+
+
+def check_storage_path(storage_path: str | None) -> None:
+    """``--storage-path``: a local folder for Ray Tune's experiment state is created and checked
+    like the run folder; a URI (``s3://...``) is left to Ray.
+
+    Raises:
+        HarnessError: one line naming the folder, when it cannot be written.
+    """
+    if storage_path is None or is_url(storage_path):
+        return
+    check_writable(
+        Path(storage_path).expanduser(),
+        fix="pass --storage-path a folder you can write to (on a cluster, one every node "
+        "reaches) or a URI such as s3://bucket/path",
+    )
 
 
 class RunLock:
@@ -131,12 +164,25 @@ class RunLock:
 
 @dataclass(frozen=True)
 class Invocation:
-    """One ``harness run`` on the folder: its command line, when, and how it ended."""
+    """One ``harness run`` on the folder: its command line, when, how it ended, and the machine
+    and software it ran on (``environment``; None in a ``run.json`` written before it was
+    recorded)."""
 
     command: str
     started_at: str
     ended_at: str = ""
     outcome: str = "running"  # running (or killed), finished, interrupted, failed
+    environment: Environment | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Invocation:
+        """The invocation ``dataclasses.asdict`` wrote.
+
+        Raises:
+            TypeError, ValueError: not an invocation.
+        """
+        env = data.get("environment")
+        return cls(**{**data, "environment": None if env is None else Environment.from_json(env)})
 
 
 @dataclass(frozen=True)
@@ -162,7 +208,9 @@ class RunState:
             return None
         try:
             data = json.loads(path.read_text())
-            data["invocations"] = tuple(Invocation(**i) for i in data.get("invocations", ()))
+            data["invocations"] = tuple(
+                Invocation.from_json(i) for i in data.get("invocations", ())
+            )
             return cls(**data)
         except (ValueError, TypeError) as e:
             raise HarnessError(f"{path} is not a harness run state ({e}); use --fresh") from None
@@ -174,10 +222,11 @@ class RunState:
     def spent_total(self) -> float:
         return sum(self.spent_s.values())
 
-    def started(self, command: str) -> RunState:
-        return dataclasses.replace(
-            self, invocations=(*self.invocations, Invocation(command, _now()))
-        )
+    def started(self, command: str, environment: Environment | None = None) -> RunState:
+        """A new invocation, running ``command`` in ``environment`` (None: `capture` it now)."""
+        env = capture() if environment is None else environment
+        invocation = Invocation(command, _now(), environment=env)
+        return dataclasses.replace(self, invocations=(*self.invocations, invocation))
 
     def ended(self, outcome: str) -> RunState:
         last = dataclasses.replace(self.invocations[-1], ended_at=_now(), outcome=outcome)

@@ -1,11 +1,17 @@
-"""Shared fixtures: an isolated harness home, the repository root, real data, day files, caches."""
+"""Shared fixtures: an isolated harness home, the repository root, real data, day files, caches,
+a PostgreSQL server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -81,3 +87,17 @@ def cache_contents() -> Callable[[str | None], dict[str, bytes]]:
         }
 
     return read
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1 for the session (`tests.postgres`), stopped at the
+    end; skips the test, saying why, where none can start (no binaries, no user to run it)."""
+    from tests.postgres import PostgresUnavailableError, running_postgres
+
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(running_postgres())
+        except PostgresUnavailableError as e:
+            pytest.skip(f"no PostgreSQL server: {e}")
+        yield server

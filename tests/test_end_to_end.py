@@ -7,14 +7,18 @@ preset files with fewer epochs and one batch size, so the presets themselves are
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from harness.cli import main
-from harness.results.table import read_results
+from harness.repeats import TEST_LABELS, repeat_key
+from harness.results.table import best_trial, is_search_trial, read_results
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +77,7 @@ def _check_outputs(out: Path, label: str, trials_per_model: int) -> dict[str, fl
     storage = f"sqlite:///{out / 'runs' / label / 'studies.sqlite3'}"
     test_auc: dict[str, float] = {}
     for model in MODELS:
-        mine = [r for r in rows if r.model == model]
+        mine = [r for r in rows if r.model == model and is_search_trial(r)]
         assert len(mine) == trials_per_model, model
         assert len({r.space_fingerprint for r in mine}) == 1
         name = f"{label}/{model}@{mine[0].space_fingerprint[:8]}"
@@ -93,11 +97,35 @@ def _check_outputs(out: Path, label: str, trials_per_model: int) -> dict[str, fl
     return test_auc
 
 
+def _check_repeats(out: Path, label: str, board: str, seeds: tuple[int, ...]) -> None:
+    """Each model's best search trial was trained again with ``seeds``, predictions kept, and
+    the board shows their mean ± std and the comparison with the best GBDT."""
+    folder = out / "runs" / label
+    rows = read_results(folder / "results.parquet")
+    labels = np.load(folder / "predictions" / TEST_LABELS)
+    for model in MODELS:
+        best = best_trial(r for r in rows if r.model == model and is_search_trial(r))
+        assert best is not None
+        repeats = [r for r in rows if r.repeat_of == repeat_key(best)]
+        assert sorted(r.seed for r in repeats) == list(seeds), model
+        done = [r for r in repeats if r.status == "complete"]
+        assert done, model
+        for r in done:
+            # The kept predictions are the ones the row's test AUC was scored on.
+            scores = np.load(folder / r.predictions)
+            assert scores.shape == labels.shape
+            assert roc_auc_score(labels, scores) == pytest.approx(r.test_auc, abs=1e-6)
+            assert r.predict_samples_per_s is not None and r.predict_samples_per_s > 0
+        line = next(line for line in board.splitlines() if f"| {model} |" in line)
+        assert f"{statistics.fmean(r.test_auc or 0.0 for r in done):.4f} ± " in line
+    assert "| reference |" in board and "paired t-test over those seeds" in board
+
+
 def test_synthetic_run_without_data(
     tmp_path: Path, harness_home: Path, spaces: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    _run(out, spaces, "--synthetic-rows", "20000")
+    _run(out, spaces, "--synthetic-rows", "20000", "--seeds", "2")
     printed = capsys.readouterr().out
     assert "SYNTHETIC" in printed
     board = (out / "leaderboards" / "criteo-synthetic.md").read_text()
@@ -111,7 +139,8 @@ def test_synthetic_run_without_data(
     # Resumed with more trials: the cached encoding is reused and trials join the same studies.
     cache = harness_home / "cache"
     before = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
-    _run(out, spaces, "--synthetic-rows", "20000", "--resume", "--trials", "3")
+    _check_repeats(out, "criteo-synthetic", board, seeds=(1, 2))
+    _run(out, spaces, "--synthetic-rows", "20000", "--resume", "--trials", "3", "--seeds", "0")
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == before
     _check_outputs(out, "criteo-synthetic", 3)
 
@@ -124,7 +153,7 @@ def test_real_criteo_rows(
 ) -> None:
     data = shared_file("criteo/train_head10k.txt.gz")
     out = tmp_path / "out"
-    _run(out, spaces, "--data", str(data))
+    _run(out, spaces, "--data", str(data), "--seeds", "0")
     board = (out / "leaderboards" / "criteo.md").read_text()
     assert board.startswith("# Leaderboard: criteo\n")
     assert "Synthetic" not in board
@@ -143,7 +172,7 @@ def test_criteo_1tb_suite_on_a_ray_cluster(
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
         out = tmp_path / "out"
-        argv = ["run", "--suite", "criteo-1tb", "--data", str(days[0].parent)]
+        argv = ["run", "--suite", "criteo-1tb", "--data", str(days[0].parent), "--seeds", "0"]
         argv += ["--models", "lightgbm", "--trials", "2", "--address", "auto", "--quiet"]
         assert main([*argv, "--out", str(out), "--search-spaces", str(spaces)]) == 0
     finally:

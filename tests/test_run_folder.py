@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from harness.environment import Environment
 from harness.errors import HarnessError
 from harness.run_folder import RunLock, RunPaths, RunState, check_writable, move_aside
 
@@ -77,3 +79,30 @@ def test_a_run_state_written_before_studies_loads(tmp_path: Path) -> None:
     assert state is not None and state.study_spent_s == {}
     later = state.study_spent("hashing", 3.0).study_spent("hashing", 2.0)
     assert later.study_spent_s == {"hashing": 5.0} and later.spent_total == 0.0
+
+
+def test_each_invocation_records_its_environment(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    given = Environment(cpu="test CPU", cpu_count=3, gpus=("GPU A", "GPU A"), commit="abc1234")
+    state = RunState("d", 60.0, 2).started("harness run", environment=given)
+    state = state.ended("interrupted").started("harness run --resume")  # captured here
+    state.save(path)
+    loaded = RunState.load(path)
+    assert loaded == state and loaded is not None
+    first, second = (i.environment for i in loaded.invocations)
+    assert first == given and first.gpus == ("GPU A", "GPU A")  # tuples again after JSON
+    assert second is not None and second.cpu_count == os.cpu_count()
+
+
+def test_a_run_state_written_before_environments_loads(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    invocation: dict[str, object] = {"command": "run", "started_at": "2026-01-01 00:00:00 UTC"}
+    record = {"dataset_id": "d", "time_budget_s": 60.0, "trials_per_model": 2}
+    path.write_text(json.dumps({**record, "invocations": [invocation]}))
+    state = RunState.load(path)
+    assert state is not None and state.invocations[0].environment is None
+    assert state.invocations[0].outcome == "running"
+    invocation["environment"] = {"cpu_count": "many"}
+    path.write_text(json.dumps({**record, "invocations": [invocation]}))
+    with pytest.raises(HarnessError, match=r"not a harness run state.*cpu_count"):
+        RunState.load(path)

@@ -55,7 +55,18 @@ def spaces(tmp_path: Path) -> Path:
 
 def _start(out: Path, spaces: Path, home: Path, *extra: str) -> subprocess.Popen[str]:
     """``harness run`` in its own process group (as a shell runs a foreground job)."""
-    argv = [sys.executable, "-m", "harness.cli", "run", "--suite", "criteo", "--quiet"]
+    # No repeat stage: these tests count the search's trials.
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        "--suite",
+        "criteo",
+        "--quiet",
+        "--seeds",
+        "0",
+    ]
     argv += ["--synthetic-rows", "6000", "--out", str(out), "--search-spaces", str(spaces)]
     env = {**os.environ, "HARNESS_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     env.pop("HARNESS_DATA_DIR", None)

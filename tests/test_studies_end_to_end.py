@@ -100,7 +100,8 @@ def test_every_shipped_study_after_a_search(
     out = tmp_path / "out"
     common = ["run", "--suite", "criteo", "--synthetic-rows", "2000", "--quiet"]
     common += ["--out", str(out), "--search-spaces", str(folder)]
-    assert main([*common, "--models", "dcnv2", "--trials", "1", "--time-budget", "120"]) == 0
+    search = [*common, "--models", "dcnv2", "--trials", "1", "--seeds", "0", "--time-budget", "120"]
+    assert main(search) == 0
     (searched,) = read_results(out / "runs" / "criteo-synthetic" / "results.parquet")
 
     # A study on a folder with a search is an addition: neither --resume nor --fresh.

@@ -66,7 +66,7 @@ def spaces(tmp_path: Path, repo_root: Path) -> Path:
 
 
 def _run(out: Path, spaces: Path, *argv: str) -> list[TrialResult]:
-    args = ["run", *argv, "--trials", "1", "--time-budget", "300", "--quiet"]
+    args = ["run", *argv, "--trials", "1", "--seeds", "0", "--time-budget", "300", "--quiet"]
     assert main([*args, "--out", str(out), "--search-spaces", str(spaces)]) == 0
     (results,) = (out / "runs").glob("*/results.parquet")
     return read_results(results)

@@ -26,10 +26,22 @@ missing besides the empty field, Adult's ``"?"``: in delimited text in every col
 in its string columns, since a parquet number column holds no text), ``time``,
 ``group``, ``text``, ``[[join]]`` (``file``, ``on``), ``[derived.<name>]`` (``from``, ``op``,
 ``role``), ``numbered`` (shard files ``<prefix>0`` .. ``<prefix>N``), ``base`` (inherit every
-key but ``download`` from another card), ``[download]``, ``manual_download``, ``docs``,
-``[synthetic]`` (``generator``, ``rows``, ``cardinality``, ``side_rows``, ``side_columns``).
-Every mistake is a one-line `HarnessError` naming the
-card file and the key.
+key but ``download`` and ``references`` from another card), ``[download]``,
+``manual_download``, ``docs``, ``[synthetic]`` (``generator``, ``rows``, ``cardinality``,
+``side_rows``, ``side_columns``), and ``[[references]]``: results published elsewhere on the
+full data, one table per published setting (see `Reference`)::
+
+    [[references]]
+    benchmark = "Criteo_x4_001"           # the setting's published name
+    protocol = "x4"                       # the split a run must use to sit beside it
+    rows = [36672493, 4584062, 4584062]   # its train, valid and test rows
+    min_count = 10                        # its choices (optional; 0 = not stated)
+    embedding_dim = 16
+    batch_size = 10000
+    source = "https://github.com/reczoo/BARS/blob/main/docs/CTR/leaderboard/criteo_x4_001.csv"
+    results = [{ model = "DCNv2", test_auc = 0.8145, test_logloss = 0.4376 }]
+
+Every mistake is a one-line `HarnessError` naming the card file and the key.
 """
 
 from __future__ import annotations
@@ -41,7 +53,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from harness.errors import HarnessError
 from harness.paths import first_in, lookup_folders, names_in
@@ -55,6 +67,7 @@ __all__ = [
     "Derived",
     "DownloadSpec",
     "Join",
+    "Reference",
     "SyntheticSpec",
     "Task",
     "card_names",
@@ -85,7 +98,7 @@ CARD_KEYS = (
     "name", "title", "description", "licence", "source", "docs", "format", "header", "columns",
     "separator", "missing_values", "files", "numbered", "protocol", "min_count", "tasks",
     "numeric", "categorical", "derived", "time", "group", "text", "join", "download",
-    "manual_download", "synthetic", "base",
+    "manual_download", "synthetic", "base", "references",
 )  # fmt: skip
 
 
@@ -181,6 +194,52 @@ class SyntheticSpec:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A result published elsewhere on this dataset (a BARS leaderboard row), set beside a
+    run's own results only where the run has the same split of the full data (see
+    `harness.leaderboard.references`).
+
+    Attributes:
+        benchmark: the published setting ("Criteo_x4_001").
+        model: the model as the publisher names it ("DCNv2").
+        protocol: the harness split protocol that reproduces the setting's split (a name in
+            `harness.data.splits.SPLIT_PROTOCOLS`); ``files`` when only the publisher's own
+            split files do.
+        rows: the setting's train, valid and test rows.
+        test_auc, test_logloss: the published test scores.
+        source: where they are published (a URL).
+        min_count, embedding_dim, batch_size: the setting's rare-value threshold, embedding
+            size and batch size (0: not stated).
+    """
+
+    benchmark: str
+    model: str
+    protocol: str
+    rows: tuple[int, int, int]
+    test_auc: float
+    test_logloss: float
+    source: str
+    min_count: int = 0
+    embedding_dim: int = 0
+    batch_size: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.rows) != 3 or any(r < 1 for r in self.rows):
+            raise ValueError(f"rows must be three positive counts, got {self.rows=}")
+        if not 0.0 <= self.test_auc <= 1.0:
+            raise ValueError(f"test_auc must lie in [0, 1], got {self.test_auc=}")
+        if not 0.0 < self.test_logloss < float("inf"):
+            raise ValueError(f"test_logloss must be positive, got {self.test_logloss=}")
+        for name in ("min_count", "embedding_dim", "batch_size"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows)
+
+
+@dataclass(frozen=True)
 class DatasetCard:
     """A validated dataset card (see the module docstring for the file format).
 
@@ -217,6 +276,7 @@ class DatasetCard:
     manual_download: str = ""
     synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)
     fingerprint: str = ""
+    references: tuple[Reference, ...] = ()
 
     @property
     def numeric(self) -> tuple[str, ...]:
@@ -334,8 +394,10 @@ def _resolved(path: Path, folder: Path | None, seen: tuple[Path, ...]) -> dict[s
         names = " -> ".join(p.stem for p in (*chain, base_path))
         raise HarnessError(f"{path}: base: the cards inherit in a circle ({names})")
     parent = _resolved(base_path, folder, chain)
-    # A download points at the base's own files: never inherited.
+    # A download points at the base's own files, and published results are of the base's own
+    # rows: never inherited.
     parent.pop("download", None)
+    parent.pop("references", None)
     return {**parent, **raw}
 
 
@@ -501,6 +563,7 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
         manual_download=r.string("manual_download", ""),
         synthetic=_synthetic(r),
         fingerprint=fingerprint,
+        references=_references(r),
     )
 
 
@@ -661,3 +724,95 @@ def _synthetic(r: _Reader) -> SyntheticSpec:
         for file, columns in r.table("synthetic.side_columns", spec.get("side_columns", {})).items()
     )
     return SyntheticSpec(generator, rows, tables[0], tables[1], side_columns)
+
+
+_REFERENCE_KEYS = (
+    "benchmark", "protocol", "rows", "source", "min_count", "embedding_dim", "batch_size",
+    "results",
+)  # fmt: skip
+
+
+def _references(r: _Reader) -> tuple[Reference, ...]:
+    from harness.data.splits import get_protocol
+
+    raw = r.raw.get("references", [])
+    if not isinstance(raw, list):
+        raise r.fail("references", "an array of tables: [[references]] benchmark = ..., ...")
+    out: list[Reference] = []
+    for i, spec in enumerate(raw):
+        key = f"references[{i}]"
+        spec = r.table(key, spec)
+        unknown = sorted(set(spec) - set(_REFERENCE_KEYS))
+        if unknown:
+            raise r.fail(
+                f"{key}.{unknown[0]}", f"unknown key (a reference has {', '.join(_REFERENCE_KEYS)})"
+            )
+        benchmark = r.string(f"{key}.benchmark", value=spec.get("benchmark"))
+        if any(ref.benchmark == benchmark for ref in out):
+            raise r.fail(f"{key}.benchmark", f"{benchmark!r} has a table already")
+        key = f"references[{i}] ({benchmark})"
+        protocol = r.string(f"{key}.protocol", value=spec.get("protocol"))
+        try:
+            get_protocol(protocol)
+        except HarnessError as e:
+            raise r.fail(f"{key}.protocol", str(e)) from None
+        rows = spec.get("rows")
+        if (
+            not isinstance(rows, list)
+            or len(rows) != 3
+            or not all(_is_int(n) and n >= 1 for n in rows)
+        ):
+            raise r.fail(f"{key}.rows", f"the train, valid and test row counts, got {rows!r}")
+        source = r.string(f"{key}.source", value=spec.get("source"))
+        settings = {}
+        for name in ("min_count", "embedding_dim", "batch_size"):
+            value = spec.get(name, 0)
+            if not _is_int(value) or value < 0:
+                raise r.fail(f"{key}.{name}", f"an integer >= 0 (0: not stated), got {value!r}")
+            settings[name] = value
+        results = spec.get("results")
+        if not isinstance(results, list) or not results:
+            raise r.fail(
+                f"{key}.results",
+                "a non-empty list of { model = ..., test_auc = ..., test_logloss = ... }",
+            )
+        seen: set[str] = set()
+        for j, result in enumerate(results):
+            at = f"{key}.results[{j}]"
+            result = r.table(at, result)
+            unknown = sorted(set(result) - {"model", "test_auc", "test_logloss"})
+            if unknown:
+                raise r.fail(
+                    f"{at}.{unknown[0]}", "unknown key (a result has model, test_auc, test_logloss)"
+                )
+            model = r.string(f"{at}.model", value=result.get("model"))
+            at = f"{key}.results[{j}] ({model})"
+            if model in seen:
+                raise r.fail(at, f"{model!r} is listed twice")
+            seen.add(model)
+            auc, logloss = result.get("test_auc"), result.get("test_logloss")
+            if not _is_number(auc) or not 0.0 <= auc <= 1.0:
+                raise r.fail(f"{at}.test_auc", f"a number in [0, 1], got {auc!r}")
+            if not _is_number(logloss) or not 0.0 < logloss < float("inf"):
+                raise r.fail(f"{at}.test_logloss", f"a positive number, got {logloss!r}")
+            out.append(
+                Reference(
+                    benchmark=benchmark,
+                    model=model,
+                    protocol=protocol,
+                    rows=(rows[0], rows[1], rows[2]),
+                    test_auc=float(auc),
+                    test_logloss=float(logloss),
+                    source=source,
+                    **settings,
+                )
+            )
+    return tuple(out)
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)

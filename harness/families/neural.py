@@ -84,7 +84,7 @@ class NeuralFamily:
         return replace(
             result,
             train_seconds=time.perf_counter() - start,
-            notes=f"input_dim={model.d_input}",
+            notes="; ".join(n for n in (f"input_dim={model.d_input}", result.notes) if n),
             embedding_params=size.params,
             embedding_bytes=size.bytes,
         )

@@ -12,6 +12,7 @@ from harness.leaderboard.markdown import (
     format_mean_std,
     format_params,
     format_seconds,
+    significance_text,
 )
 from harness.leaderboard.summary import ModelSummary, StudySummary
 
@@ -23,13 +24,16 @@ def _f(v: float | None, fmt: str = ".4f") -> str:
 
 
 def leaderboard_table(title: str, rows: Sequence[ModelSummary]) -> Table:
+    """The models as the leaderboard ranks them: test AUC over the repeat seeds where they ran
+    (else the search's single seed), the lift over the best GBDT and whether it is significant."""
     table = Table(title=title, title_justify="left")
     for name, justify in (
         ("model", "left"),
         ("valid AUC", "right"),
         ("test AUC", "right"),
-        ("test logloss", "right"),
+        ("seeds", "right"),
         ("lift vs GBDT", "right"),
+        ("significant", "left"),
         ("trials", "right"),
         ("wall", "right"),
         ("params", "right"),
@@ -37,13 +41,17 @@ def leaderboard_table(title: str, rows: Sequence[ModelSummary]) -> Table:
         # Model names stay whole; numbers may wrap on a narrow terminal.
         table.add_column(name, justify=justify, no_wrap=name == "model")  # type: ignore[arg-type]
     for s in rows:
-        b = s.best
+        b, r = s.best, s.repeats
+        repeated = r is not None and r.test_auc is not None
         table.add_row(
             s.model,
             _f(b.valid_auc if b else None),
-            _f(b.test_auc if b else None),
-            _f(b.test_logloss if b else None),
-            _f(s.lift, "+.4f"),
+            format_mean_std(r.test_auc if r else None)
+            if repeated
+            else _f(b.test_auc if b else None),
+            str(len(r.seeds)) if r is not None and repeated else "1",
+            "reference" if s.reference else _f(s.lift, "+.4f"),
+            significance_text(s),
             f"{s.complete}/{s.pruned}/{s.failed}",
             format_seconds(s.wall_seconds),
             format_params(b.n_params if b else None),

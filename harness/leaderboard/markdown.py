@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.atomic import write_text_atomic
+from harness.data.card import Reference
+from harness.environment import Environment
+from harness.leaderboard.references import reference_note
 from harness.leaderboard.summary import ArmSummary, MeanStd, ModelSummary, StudySummary
 from harness.results.table import TrialResult
 
@@ -21,6 +26,7 @@ __all__ = [
     "format_seconds",
     "render",
     "shown_path",
+    "significance_text",
     "study_section",
     "write_atomic",
 ]
@@ -66,6 +72,44 @@ class RunInfo:
     invocations: int = 1
     wall_seconds: float = 0.0
     command: str = ""
+    # The plot of the search, relative to the leaderboard ("" for none).
+    plot: str = ""
+    # Where each invocation ran (distinct ones, in order), published rows of the same split of
+    # the full data, and the run folders a rebuilt board merges (`harness leaderboard --runs`).
+    environments: tuple[Environment, ...] = ()
+    references: tuple[Reference, ...] = ()
+    merged_from: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        """The header's facts as JSON (the run folder keeps them for `harness leaderboard`)."""
+        return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RunInfo:
+        """Reads `to_json`'s text; fields a later version added take their defaults.
+
+        Raises:
+            ValueError: not a run's facts.
+        """
+        data: dict[str, Any] = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["rows"] = tuple(values.get("rows", (0, 0, 0)))
+        values["models"] = tuple(tuple(m) for m in values.get("models", ()))
+        values["tasks"] = tuple(values.get("tasks", ("label",)))
+        values["environments"] = tuple(
+            Environment.from_json(e) for e in values.get("environments", ())
+        )
+        values["references"] = tuple(_reference(r) for r in values.get("references", ()))
+        values["merged_from"] = tuple(values.get("merged_from", ()))
+        try:
+            return cls(**values)
+        except TypeError as e:
+            raise ValueError(f"not a run's facts: {e}") from None
+
+
+def _reference(data: Mapping[str, Any]) -> Reference:
+    return Reference(**{**data, "rows": tuple(data["rows"])})
 
 
 def format_seconds(s: float) -> str:
@@ -144,7 +188,9 @@ def _seconds(v: float | None) -> str:
 def _lift(s: ModelSummary) -> str:
     if s.reference:
         return "reference"
-    return "—" if s.lift is None else f"{s.lift:+.4f}"
+    if s.lift is None:
+        return "—"
+    return f"{s.lift:+.4f}" + ("" if s.comparison is not None else " (1 seed)")
 
 
 def shown_path(text: str) -> str:
@@ -287,25 +333,46 @@ def render(
     lines += [
         f"| run | {info.started_at}, harness {info.harness_version}, {info.resources} |",
         f"| search | {search} |",
-        "",
     ]
+    several = len(info.environments) > 1
+    for i, env in enumerate(info.environments, start=1):
+        which = f" ({i} of {len(info.environments)})" if several else ""
+        lines += [
+            f"| hardware{which} | {_one_line(env.hardware_text)} |",
+            f"| software{which} | {_one_line(env.software_text, limit=600)} |",
+        ]
+    if info.merged_from:
+        lines.append(
+            f"| merged from | {', '.join(f'`{shown_path(d)}`' for d in info.merged_from)} |"
+        )
+    lines.append("")
     if rows:
         lines += _models_section(info, rows)
+    if info.references:
+        lines += _references_section(info.references)
     if studies:
         lines += [line for s in studies for line in study_section(s)]
+    sqlite = info.storage_url.removeprefix("sqlite:///")
+    if sqlite != info.storage_url:  # a file: shown like the results table
+        studies_at = f"sqlite:///{shown_path(sqlite)}"
+    else:  # a database server's URL (``--optuna-storage``; its password already masked)
+        studies_at = info.storage_url
+    # The run folder's own file opens by suite; anything else (a shared database) by its URL.
+    if sqlite != info.storage_url and Path(sqlite).parent == Path(info.results_path).parent:
+        dashboard = f"--suite {info.suite}" + (" --synthetic" if info.synthetic else "")
+    else:
+        dashboard = f"--optuna-storage {studies_at}"
     lines += [
-        f"Every trial: `{shown_path(info.results_path)}` (parquet). Studies: "
-        f"`sqlite:///{shown_path(info.storage_url.removeprefix('sqlite:///'))}`",
-        f"(open with `harness dashboard --suite {info.suite}"
-        + (" --synthetic" if info.synthetic else "")
-        + "`).",
+        f"Every trial: `{shown_path(info.results_path)}` (parquet). Studies: `{studies_at}`",
+        f"(open with `harness dashboard {dashboard}`).",
         "",
     ]
     return "\n".join(lines)
 
 
 def _models_section(info: RunInfo, rows: Sequence[ModelSummary]) -> list[str]:
-    """The ranked table of the search, its notes and how to read it."""
+    """The ranked table (scores over seeds, the comparison with the best GBDT, cost), the
+    search behind it, its notes and how to read them."""
     lines = ["## Best configuration per model", ""]
     multi = any(s.best is not None and _per_task(s.best) for s in rows)
     ranking = any(s.best is not None and s.best.test_gauc is not None for s in rows)
@@ -314,34 +381,66 @@ def _models_section(info: RunInfo, rows: Sequence[ModelSummary]) -> list[str]:
     )
     extra_rule = ("---:|---:|" if ranking else "") + ("---|" if multi else "")
     lines += [
-        "| rank | model | valid AUC | test AUC | test logloss | lift vs best GBDT |"
+        "| rank | model | valid AUC (search) | test AUC (search, 1 seed) | test AUC (mean ± std) "
+        "| test logloss (mean ± std) | seeds | lift vs best GBDT | 95% CI (test rows) "
+        "| p (seeds) | significant |"
         + extra_head
-        + " trials (done/pruned/failed) | tuning wall time | best trial train time "
-        "| params | best configuration |",
-        "|---:|---|---:|---:|---:|---:|" + extra_rule + "---|---:|---:|---:|---|",
+        + " train time | train samples/s | inference samples/s | params | weights |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        + extra_rule
+        + "---:|---:|---:|---:|---:|",
     ]
     for rank, s in enumerate(rows, start=1):
         b = s.best
-        counts = _trials(s)
         if b is None:
-            blanks = " — |" * (2 * ranking + multi)
-            lines.append(
-                f"| — | {_model(s)} | — | — | — | — |{blanks} {counts} | "
-                f"{format_seconds(s.wall_seconds)} | — | — | no completed trial |"
-            )
+            blanks = " — |" * (9 + 2 * ranking + multi + 5)
+            lines.append(f"| — | {_model(s)} |{blanks}")
             continue
+        r = s.repeats
         lines.append(
             f"| {rank} | {_model(s)} | {_metric(b.valid_auc)} | {_metric(b.test_auc)} | "
-            f"{_metric(b.test_logloss)} | {_lift(s)} |"
+            f"{format_mean_std(r.test_auc if r else None)} | "
+            f"{format_mean_std(r.test_logloss if r else None)} | {_seed_count(s)} | "
+            f"{_lift(s)} | {_interval(s)} | {_p_value(s)} | {significance_text(s)} |"
             + (f" {_metric(b.test_gauc)} | {_metric(b.test_ndcg10)} |" if ranking else "")
             + (f" {_per_task(b) or '—'} |" if multi else "")
-            + f" {counts} | {format_seconds(s.wall_seconds)} | {_seconds(b.train_seconds)} | "
-            f"{_params(b)} | {_config(b.params)} |"
+            + f" {_seconds(_cost(r.train_seconds if r else None, b.train_seconds))} | "
+            f"{_rate(_cost(r.samples_per_s if r else None, b.samples_per_s))} | "
+            f"{_rate(_cost(r.predict_samples_per_s if r else None, b.predict_samples_per_s))} | "
+            f"{_params(b)} | {_weights(s)} |"
         )
+    lines += ["", *_reading(info, rows), ""]
+    lines += [
+        "### The search",
+        "",
+        "| model | trials (done/pruned/failed) | tuning wall time | best trial | "
+        "best configuration |",
+        "|---|---|---:|---|---|",
+    ]
+    for s in rows:
+        b = s.best
+        trial = "—" if b is None else f"{b.study_trial} of `{b.study}`"
+        config = "no completed trial" if b is None else _config(b.params)
+        lines.append(
+            f"| {_model(s)} | {_trials(s)} | {format_seconds(s.wall_seconds)} | {trial} | "
+            f"{config} |"
+        )
+    if info.plot:
+        lines += ["", f"![validation AUC of every trial, per model]({info.plot})"]
     cut = [(s.model, s.cut_short) for s in rows if s.cut_short]
     if cut:
         lines += ["", "Cut short (not the result of a finished search; compare with care):", ""]
         lines += [f"- {model}: {why}" for model, why in cut]
+    short = [
+        (s.model, s.repeats) for s in rows if s.repeats and len(s.repeats.seeds) < s.repeats.asked
+    ]
+    if short:
+        lines += ["", "Repeats that did not complete (not averaged):", ""]
+        lines += [
+            f"- {model}: {r.asked - len(r.seeds)} of {r.asked} "
+            f"({r.pruned} stopped by the time budget, {r.failed} failed)"
+            for model, r in short
+        ]
     failures = [(s.model, e, n) for s in rows for e, n in s.failures]
     if failures:
         lines += ["", "Failed trials (the traceback of each is named in its row's notes):", ""]
@@ -361,18 +460,114 @@ def _models_section(info: RunInfo, rows: Sequence[ModelSummary]) -> list[str]:
             f"- `{name}` ({family}): {description or 'no description'}"
             for name, family, description in info.models
         ]
-    lines += [
+    return [*lines, ""]
+
+
+def _references_section(references: Sequence[Reference]) -> list[str]:
+    """The published rows of the same split of the full data (not run here)."""
+    lines = [
+        "## Published reference rows (not run here)",
         "",
-        "Ranked by validation AUC of the first task; the test columns are that configuration's "
-        "scores on the test split, which the search never saw (GAUC: the AUC within each group "
-        "weighted by its rows; NDCG@10: over the groups with a positive; both where the data has "
-        "groups). Lift is test AUC minus the best GBDT's test AUC.",
-        "Each configuration ran with one seed: on small data, AUC differences below about 0.005",
-        "are within seed-to-seed noise. Parameters count weights for neural rankers and tree",
-        "nodes for GBDTs (emb.: the categorical embeddings' share of a neural ranker's).",
-        "",
+        "| setting | model | test AUC | test logloss |",
+        "|---|---|---:|---:|",
     ]
-    return lines
+    lines += [
+        f"| {r.benchmark} | {r.model} (published) | {r.test_auc:.4f} | {r.test_logloss:.4f} |"
+        for r in references
+    ]
+    return [*lines, "", reference_note(references), ""]
+
+
+def _reading(info: RunInfo, rows: Sequence[ModelSummary]) -> list[str]:
+    """How to read the table: the protocol of the seeds and of each test."""
+    seeds = sorted({seed for s in rows if s.repeats for seed in s.repeats.seeds})
+    resamples = sorted(
+        {
+            s.comparison.interval.resamples
+            for s in rows
+            if s.comparison is not None and s.comparison.interval is not None
+        }
+    )
+    text = [
+        "Ranked by the search's validation AUC (first task). The search columns are the best "
+        "trial's single-seed scores: the best of many trials, so optimistic. "
+    ]
+    if seeds:
+        text.append(
+            "After its search, each model's best configuration was trained again with seeds "
+            f"{', '.join(map(str, seeds))} (never the search's own seed); the mean ± std columns "
+            "(sample standard deviation) are over the seeds that completed, and the cost columns "
+            "are their means. "
+            "Lift: mean test AUC minus the reference GBDT's (the GBDT with the best validation "
+            "AUC), over the seeds both completed. p: two-sided paired t-test over those seeds "
+            f"(the same seed of both models is a pair); with {len(seeds)} seeds only large "
+            "differences reach it. 95% CI: percentile bootstrap over the test rows"
+            + (f" ({' or '.join(map(str, resamples))} resamples" if resamples else " (")
+            + "; Poisson weights, the same resample for both models, AUC averaged over the "
+            "seeds): the uncertainty of a finite test split. Significant: p < 0.05 and the "
+            'interval excludes 0; "no" means these runs do not show a difference, not that '
+            "there is none. "
+        )
+    else:
+        text.append(
+            "No configuration was trained again with other seeds (--seeds 0, or the repeats have "
+            "not run yet): lift is one seed's test AUC minus the best GBDT's, and on small data "
+            "differences below about 0.005 are within seed-to-seed noise. "
+        )
+    text.append(
+        "GAUC: the AUC within each group weighted by its rows; NDCG@10: over the groups with a "
+        "positive (both where the data has groups). Inference: test rows scored per second. "
+        "Parameters count weights for neural rankers and tree nodes for GBDTs (emb.: the "
+        "categorical embeddings' share); weights: their fp32 bytes."
+    )
+    return ["".join(text)]
+
+
+def _cost(repeated: float | None, search: float | None) -> float | None:
+    """The repeats' mean where measured, else the search trial's."""
+    return repeated if repeated is not None else search
+
+
+def _rate(v: float | None) -> str:
+    return "—" if v is None else format_params(int(v))
+
+
+def _weights(s: ModelSummary) -> str:
+    if s.kind != "neural" or s.best is None or s.best.n_params is None:
+        return "—"
+    return format_bytes(4 * s.best.n_params)
+
+
+def _seed_count(s: ModelSummary) -> str:
+    if s.repeats is None:
+        return "0"
+    return f"{len(s.repeats.seeds)}" + (
+        f" of {s.repeats.asked}" if len(s.repeats.seeds) < s.repeats.asked else ""
+    )
+
+
+def _interval(s: ModelSummary) -> str:
+    c = s.comparison
+    if c is None or c.interval is None:
+        return "—"
+    return f"[{c.interval.low:+.4f}, {c.interval.high:+.4f}]"
+
+
+def _p_value(s: ModelSummary) -> str:
+    c = s.comparison
+    if c is None or c.test.p_value is None:
+        return "—"
+    p = c.test.p_value
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def significance_text(s: ModelSummary) -> str:
+    """``yes``, ``no``, ``reference`` or ``—`` (not measured) for a model's lift."""
+    if s.reference:
+        return "reference"
+    if s.comparison is None or s.comparison.significant is None:
+        return "—"
+    return "yes" if s.comparison.significant else "no"
 
 
 def write_atomic(path: Path, text: str) -> Path:

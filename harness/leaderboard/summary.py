@@ -1,22 +1,39 @@
-"""From trial rows to one leaderboard row per model (its best configuration and its cost), and
-to one section per factor study (each arm's mean ± std over seeds)."""
+"""From trial rows to one leaderboard row per model (its best configuration, its repeats over
+seeds, how it compares with the best GBDT, its cost), and to one section per factor study (each
+arm's mean ± std over seeds)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from harness.results.table import TrialResult
+import numpy as np
+
+from harness.leaderboard.significance import (
+    BootstrapInterval,
+    PairedTest,
+    bootstrap_auc_diff,
+    default_resamples,
+    paired_t,
+    significant,
+)
+from harness.repeats import TEST_LABELS, repeat_key
+from harness.results.table import TrialResult, best_trial, is_search_trial
 from harness.studies.files import StudyFile
 
 __all__ = [
     "ArmSummary",
+    "Comparison",
     "MeanStd",
     "ModelSummary",
+    "Repeats",
     "StudySummary",
+    "compare",
     "mean_std",
     "summarize",
     "summarize_studies",
@@ -33,7 +50,10 @@ class ModelSummary:
     kept in the results table, never ranked with the current space's trials. ``cut_short`` says
     why the model's result is not a finished search ("" when it is): its best trial was stopped
     by the time budget, or no trial finished. ``failures`` are the distinct errors of its failed
-    trials with their counts.
+    trials with their counts. ``repeats`` are its best trial's seeds (`harness.repeats`), and
+    ``comparison`` how it compares with the reference GBDT over the seeds both ran (None when
+    either has no repeat); ``lift`` is then the difference of their mean test AUCs over those
+    seeds, else of the two single-seed search scores.
     """
 
     model: str
@@ -51,6 +71,8 @@ class ModelSummary:
     asked: int = 0
     cut_short: str = ""
     failures: tuple[tuple[str, int], ...] = ()
+    repeats: Repeats | None = None
+    comparison: Comparison | None = None
 
     @property
     def trials(self) -> int:
@@ -60,6 +82,134 @@ class ModelSummary:
 
 def _score(r: TrialResult) -> float:
     return r.valid_auc if r.valid_auc is not None and r.valid_auc == r.valid_auc else -1.0
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """A model's best search configuration trained again with new seeds (the repeat stage).
+
+    Attributes:
+        of: the search trial repeated (``repeat_key``).
+        seeds: the seeds of its complete repeats (those averaged), sorted.
+        valid_auc, test_auc, test_logloss: mean ± std over them.
+        train_seconds, samples_per_s, predict_samples_per_s: their mean training time,
+            training throughput and inference throughput (test rows per second).
+        test_aucs: seed -> test AUC.
+        predictions: seed -> the kept test predictions (relative to the run folder).
+        asked: repeats recorded for it (complete or not), pruned and failed among them.
+    """
+
+    of: str
+    seeds: tuple[int, ...]
+    valid_auc: MeanStd | None
+    test_auc: MeanStd | None
+    test_logloss: MeanStd | None
+    train_seconds: float | None
+    samples_per_s: float | None
+    predict_samples_per_s: float | None
+    test_aucs: Mapping[int, float]
+    predictions: Mapping[int, str]
+    asked: int = 0
+    pruned: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A model against the reference GBDT over the repeat seeds both completed.
+
+    Attributes:
+        seeds: the seeds compared (the same seed of both models is one pair).
+        lift: mean test AUC of the model minus the reference's, over ``seeds``.
+        test: the paired t-test over those seeds.
+        interval: the paired bootstrap interval over the test rows (None where a model's
+            predictions are not in the run folder).
+        significant: p < 0.05 and the interval excludes 0 (each where measured).
+    """
+
+    seeds: tuple[int, ...]
+    lift: float
+    test: PairedTest
+    interval: BootstrapInterval | None
+    significant: bool | None
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known else None
+
+
+def _repeats(rows: Sequence[TrialResult], best: TrialResult | None) -> Repeats | None:
+    """The repeats of ``best`` among ``rows`` (None: no repeat recorded)."""
+    if best is None:
+        return None
+    key = repeat_key(best)
+    mine = [r for r in rows if r.repeat_of == key and r.status != "interrupted"]
+    if not mine:
+        return None
+    done = sorted(
+        (r for r in mine if r.status == "complete" and r.test_auc is not None),
+        key=lambda r: r.seed,
+    )
+    return Repeats(
+        of=key,
+        seeds=tuple(r.seed for r in done),
+        valid_auc=mean_std([r.valid_auc for r in done if r.valid_auc is not None]),
+        test_auc=mean_std([r.test_auc for r in done if r.test_auc is not None]),
+        test_logloss=mean_std([r.test_logloss for r in done if r.test_logloss is not None]),
+        train_seconds=_mean([r.train_seconds for r in done]),
+        samples_per_s=_mean([r.samples_per_s for r in done]),
+        predict_samples_per_s=_mean([r.predict_samples_per_s for r in done]),
+        test_aucs={r.seed: r.test_auc for r in done if r.test_auc is not None},
+        predictions={r.seed: r.predictions for r in done if r.predictions},
+        asked=len(mine),
+        pruned=sum(r.status == "pruned" for r in mine),
+        failed=sum(r.status == "failed" for r in mine),
+    )
+
+
+def compare(
+    model: Repeats, reference: Repeats, run_dir: Path | None, *, resamples: int | None = None
+) -> Comparison | None:
+    """``model`` against ``reference`` over the seeds both completed (None: no common seed).
+
+    The bootstrap runs where ``run_dir`` holds the test labels and both models' predictions
+    for every common seed; ``resamples`` defaults to `default_resamples` of the test size.
+    """
+    seeds = tuple(sorted(set(model.test_aucs) & set(reference.test_aucs)))
+    if not seeds:
+        return None
+    test = paired_t([model.test_aucs[s] for s in seeds], [reference.test_aucs[s] for s in seeds])
+    interval = None
+    if run_dir is not None and all(
+        s in model.predictions and s in reference.predictions for s in seeds
+    ):
+        interval = _interval(
+            str(run_dir),
+            tuple(model.predictions[s] for s in seeds),
+            tuple(reference.predictions[s] for s in seeds),
+            resamples,
+        )
+    return Comparison(seeds, test.mean_diff, test, interval, significant(test, interval))
+
+
+@functools.lru_cache(maxsize=64)
+def _interval(
+    run_dir: str, a: tuple[str, ...], b: tuple[str, ...], resamples: int | None
+) -> BootstrapInterval | None:
+    """The bootstrap interval from the kept files (None when one is missing or mismatched).
+    Cached: the leaderboard is rewritten after every model, the files never change."""
+    folder = Path(run_dir)
+    labels_file = folder / "predictions" / TEST_LABELS
+    files = [folder / f for f in (*a, *b)]
+    if not labels_file.exists() or not all(f.exists() for f in files):
+        return None
+    labels = np.load(labels_file)
+    vectors = [np.load(f) for f in files]
+    if any(v.shape != labels.shape for v in vectors):
+        return None
+    n = resamples or default_resamples(len(labels), len(vectors))
+    return bootstrap_auc_diff(labels, vectors[: len(a)], vectors[len(a) :], resamples=n)
 
 
 def _cut_short(rows: Sequence[TrialResult], best: TrialResult | None) -> str:
@@ -77,6 +227,8 @@ def summarize(
     wall_seconds: Mapping[str, float] | None = None,
     *,
     asked: int = 0,
+    run_dir: Path | None = None,
+    resamples: int | None = None,
 ) -> list[ModelSummary]:
     """Best configuration per model, ranked by validation AUC (models with no result last).
 
@@ -89,14 +241,15 @@ def summarize(
             every model to list (even with no rows). A fingerprint of ``""`` takes every row.
         wall_seconds: model -> tuning wall time; defaults to the sum of its trials' wall times.
         asked: the trials per model the run asked for (0: not known).
+        run_dir: the run folder holding the repeats' predictions (None: no bootstrap).
+        resamples: bootstrap resamples (default: `default_resamples` of the test size).
     """
     out: list[ModelSummary] = []
     for model, (kind, fingerprint) in models.items():
         # A factor study's trials are summarised per study (`summarize_studies`), never here.
-        everything = [r for r in rows if r.model == model and not r.factor_study]
+        everything = [r for r in rows if r.model == model and is_search_trial(r)]
         mine = [r for r in everything if not fingerprint or r.space_fingerprint == fingerprint]
-        done = [r for r in mine if r.status in ("complete", "pruned") and r.test_auc is not None]
-        best = max(done, key=_score, default=None)
+        best = best_trial(mine)
         wall = (wall_seconds or {}).get(model, sum(r.wall_seconds for r in mine))
         errors = Counter(r.error for r in mine if r.status == "failed")
         out.append(
@@ -113,18 +266,23 @@ def summarize(
                 asked=asked,
                 cut_short=_cut_short(mine, best),
                 failures=tuple(errors.most_common()),
+                repeats=_repeats([r for r in rows if r.model == model], best),
             )
         )
-    gbdts = [s.best for s in out if s.kind == "gbdt" and s.best is not None]
-    best_gbdt = max(gbdts, key=_score, default=None)
+    gbdts = [s for s in out if s.kind == "gbdt" and s.best is not None]
+    reference = max(gbdts, key=lambda s: _score(s.best) if s.best else -1.0, default=None)
     ranked = []
     for s in out:
-        lift = None
-        if best_gbdt is not None and s.best is not None:
-            assert s.best.test_auc is not None and best_gbdt.test_auc is not None
-            lift = s.best.test_auc - best_gbdt.test_auc
-        reference = best_gbdt is not None and s.best is best_gbdt
-        ranked.append(dataclasses.replace(s, lift=lift, reference=reference))
+        lift, comparison = None, None
+        if reference is not None and reference.best is not None and s.best is not None:
+            assert s.best.test_auc is not None and reference.best.test_auc is not None
+            lift = s.best.test_auc - reference.best.test_auc
+            if s is not reference and s.repeats and reference.repeats:
+                comparison = compare(s.repeats, reference.repeats, run_dir, resamples=resamples)
+                lift = comparison.lift if comparison else lift
+        ranked.append(
+            dataclasses.replace(s, lift=lift, reference=s is reference, comparison=comparison)
+        )
     ranked.sort(key=lambda s: (s.best is None, -_score(s.best) if s.best else 0.0))
     return ranked
 

@@ -29,6 +29,8 @@ __all__ = [
     "STATUSES",
     "TrialResult",
     "append_results",
+    "best_trial",
+    "is_search_trial",
     "package_versions",
     "read_results",
     "read_results_frame",
@@ -188,6 +190,22 @@ class TrialResult:
     @property
     def curve_list(self) -> list[dict[str, Any]]:
         return typing.cast(list[dict[str, Any]], json.loads(self.curve))
+
+
+def is_search_trial(r: TrialResult) -> bool:
+    """A trial of a search (not a factor study's arm, not a repeat of a best configuration)."""
+    return not r.factor_study and not r.repeat_of
+
+
+def best_trial(rows: Iterable[TrialResult]) -> TrialResult | None:
+    """The best of ``rows`` by validation AUC among those with a test score (complete, or
+    stopped early after the family scored test at its best epoch); None when there is none."""
+    done = [r for r in rows if r.status in ("complete", "pruned") and r.test_auc is not None]
+    return max(done, key=_valid_score, default=None)
+
+
+def _valid_score(r: TrialResult) -> float:
+    return r.valid_auc if r.valid_auc is not None and r.valid_auc == r.valid_auc else -1.0
 
 
 def _dtype(hint: Any) -> pl.DataType:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.results.table import TrialResult
+from harness.results.table import TrialResult, is_search_trial
 from harness.tuning.space import SearchSpace, space_from_mapping
 
 __all__ = ["DEFAULT_PRESET", "StudyBase", "choose_base", "preset_defaults"]
@@ -92,7 +92,7 @@ def choose_base(
         r
         for r in rows
         if r.dataset == dataset
-        and not r.factor_study
+        and is_search_trial(r)
         and r.status == "complete"
         and r.valid_auc is not None
         and r.family in neural_families

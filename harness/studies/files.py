@@ -27,7 +27,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -46,6 +46,7 @@ __all__ = [
     "load_studies",
     "load_study",
     "study_dirs",
+    "study_files_of",
 ]
 
 # Studies vary the parts of a neural ranker: arms are checked against this family's config.
@@ -138,6 +139,20 @@ def load_studies(names: Sequence[str], folders: Sequence[Path]) -> list[StudyFil
             )
         studies.append(load_study(path))
     return studies
+
+
+def study_files_of(names: Iterable[str], folders: Sequence[Path]) -> dict[str, StudyFile]:
+    """The files of the named studies that load now (for a leaderboard's descriptions); a
+    study whose file is gone or no longer loads is left out (its section goes without them)."""
+    files = {}
+    for name in names:
+        path = find_study(name, folders)
+        if path is not None:
+            try:
+                files[name] = load_study(path)
+            except HarnessError:
+                continue
+    return files
 
 
 def load_study(path: str | Path) -> StudyFile:

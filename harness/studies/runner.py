@@ -32,10 +32,9 @@ from harness.families.registry import FAMILIES, get_family
 from harness.leaderboard.console import study_table
 from harness.leaderboard.summary import StudySummary
 from harness.pipeline import (
-    LAUNCH_SHARE,
-    TEARDOWN_S,
     RunOptions,
     RunOutcome,
+    check_optuna_storage,
     close_stale,
     load_cached,
     load_models,
@@ -45,10 +44,12 @@ from harness.pipeline import (
     same_data,
     search_space_dirs,
     suite_and_card,
+    trial_gpus,
+    tune_options,
     write_leaderboard,
 )
-from harness.results.table import TrialResult, read_results
-from harness.run_folder import RunLock, RunPaths, RunState, check_writable
+from harness.results.table import TrialResult, is_search_trial, read_results
+from harness.run_folder import RunLock, RunPaths, RunState, check_storage_path, check_writable
 from harness.studies.arms import ArmPlan, arm_space, check_arm, pending_seeds
 from harness.studies.base import StudyBase, choose_base
 from harness.studies.files import StudyFile, load_studies, study_dirs
@@ -74,6 +75,8 @@ def run_studies(opts: RunOptions, console: Console) -> RunOutcome:
     source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
     paths = RunPaths.of(opts.out, suite.name, synthetic=source.files is None)
     check_writable(paths.run_dir.parent, paths.leaderboard.parent)
+    check_storage_path(opts.storage_path)
+    check_optuna_storage(opts.optuna_storage)
     with RunLock(paths):
         earlier = open_run(paths, opts, console)
         dataset = prepare_data(card, suite, opts, source, console)
@@ -82,7 +85,7 @@ def run_studies(opts: RunOptions, console: Console) -> RunOutcome:
             earlier or RunState(dataset_id, 0.0, 0), dataset_id=dataset_id
         ).started(opts.command or "harness run")
         state.save(paths.state)
-        close_stale(paths, console)
+        close_stale(paths, console, opts.optuna_storage)
         rows = read_results(paths.results) if paths.results.exists() else []
         base = choose_base(
             [r for r in rows if r.dataset == dataset_id],
@@ -159,7 +162,7 @@ def _searched_spaces(
 ) -> list[SearchSpace]:
     """The search spaces of the models searched in the folder (for the leaderboard's table);
     a model whose file is gone or no longer loads is left out."""
-    names = dict.fromkeys(r.model for r in rows if r.dataset == dataset_id and not r.factor_study)
+    names = dict.fromkeys(r.model for r in rows if r.dataset == dataset_id and is_search_trial(r))
     spaces = []
     for name in names:
         try:
@@ -181,7 +184,7 @@ def _run(
     console: Console,
 ) -> RunOutcome:
     from harness.tuning.stop import StopRequest  # these import ray
-    from harness.tuning.tuner import ArmTrials, StudyArm, TuneOptions, ray_session, tune_arms
+    from harness.tuning.tuner import ArmTrials, StudyArm, ray_session, tune_arms
 
     default_budget = suite.synthetic_time_budget_s if dataset.synthetic else suite.time_budget_s
     budget = opts.time_budget_s or default_budget
@@ -219,9 +222,7 @@ def _run(
                 ray_session(opts.address) as cluster,
                 stop.listening(lambda text: console.print(f"[yellow]{text}[/]")),
             ):
-                gpus = opts.gpus_per_trial
-                if gpus is None:
-                    gpus = 1.0 if cluster.gpus >= 1 else 0.0
+                gpus = trial_gpus(opts, cluster.gpus)
                 last = time.monotonic()
                 this_run = tune_arms(
                     [
@@ -231,22 +232,7 @@ def _run(
                         for p in todo
                     ],
                     dataset,
-                    TuneOptions(
-                        suite=paths.label,
-                        study_db=paths.studies,
-                        results_path=paths.results,
-                        dataset_id=state.dataset_id,
-                        time_budget_s=LAUNCH_SHARE * budget,
-                        hard_time_limit_s=max(1.0, budget - TEARDOWN_S),
-                        seed=opts.seed,
-                        cpus_per_trial=opts.cpus_per_trial or 1,
-                        gpus_per_trial=gpus,
-                        address=opts.address,
-                        show_progress=opts.progress,
-                        storage_url=opts.optuna_storage,
-                        ray_dir=opts.storage_path,
-                        gpus_explicit=opts.gpus_per_trial is not None,
-                    ),
+                    tune_options(opts, paths, state.dataset_id, gpus, budget),
                     load_dataset=load_cached,
                     console=console,
                     stop=stop,

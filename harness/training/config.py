@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["LoaderMode", "TrainConfig"]
+__all__ = ["LoaderMode", "Precision", "TrainConfig"]
 
 LoaderMode = Literal["auto", "memory", "blocks"]
 _LOADER_MODES = ("auto", "memory", "blocks")
+Precision = Literal["auto", "fp32", "bf16"]
+_PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ class TrainConfig:
             empty weighs every task 1. The loss is the weighted mean of per-task binary
             cross-entropies. Early stopping and the search follow the first task whatever its
             weight: put the task to rank models by first in the dataset card.
+        precision: ``"bf16"`` runs the forward passes (training and scoring) under bf16
+            autocast, with the loss, the weights and the optimiser states kept in fp32; where
+            the device has no native bf16 the fit trains in fp32 and says so in its notes.
+            ``"auto"`` turns bf16 on only where ``benchmarks/precision.py`` measured it faster
+            at equal quality (`harness.training.precision.resolve_precision`); ``"fp32"``
+            never.
     """
 
     batch_size: int = 4096
@@ -44,6 +52,7 @@ class TrainConfig:
     loader: LoaderMode = "auto"
     block_rows: int = 1 << 20
     task_weights: tuple[float, ...] = ()
+    precision: Precision = "auto"
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_epochs", "patience", "eval_batch_size", "block_rows"):
@@ -70,4 +79,9 @@ class TrainConfig:
         if self.loader not in _LOADER_MODES:
             raise ValueError(
                 f"TrainConfig.loader must be one of {', '.join(_LOADER_MODES)}, got {self.loader!r}"
+            )
+        if self.precision not in _PRECISIONS:
+            raise ValueError(
+                f"TrainConfig.precision must be one of {', '.join(_PRECISIONS)}, "
+                f"got {self.precision!r}"
             )

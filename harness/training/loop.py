@@ -2,7 +2,9 @@
 
 Small functions rather than a trainer class: ``make_optimizers``, ``train_step``, ``train_epoch``,
 ``predict`` and ``fit`` that strings them together. The loss (binary cross-entropy on logits,
-averaged over tasks) lives here, not in the model.
+averaged over tasks) lives here, not in the model. With ``TrainConfig.precision`` resolved to
+bf16 the forward passes run under autocast (`harness.training.precision`); the loss is always
+taken in fp32.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from harness.metrics import Metrics, task_metrics
 from harness.models.batch import Batch
 from harness.training.config import TrainConfig
 from harness.training.loader import BatchLoader, make_loader
+from harness.training.precision import autocast, resolve_precision
 
 __all__ = [
     "DivergedError",
@@ -122,9 +125,20 @@ def train_step(
     batch: Batch,
     optimizers: list[torch.optim.Optimizer],
     task_weights: Tensor | None = None,
+    *,
+    autocast_dtype: torch.dtype | None = None,
 ) -> Tensor:
-    """One optimisation step on ``batch`` (already on the model's device); returns the loss."""
-    loss = task_loss(model(batch.x_num, batch.x_cat), batch.y, task_weights)
+    """One optimisation step on ``batch`` (already on the model's device); returns the loss.
+
+    With ``autocast_dtype`` (``torch.bfloat16``) the forward pass runs under autocast; the
+    weights, their gradients and the optimiser states stay fp32 (autocast casts copies).
+    """
+    with autocast(batch.y.device, autocast_dtype):
+        logits = model(batch.x_num, batch.x_cat)
+    # The loss outside autocast, on fp32 logits: a bf16 logit keeps 8 significant bits, too
+    # coarse for the log of a probability near 0 or 1. A no-op in fp32 (``.float()`` returns
+    # the tensor itself), so the fp32 path is the one from before mixed precision.
+    loss = task_loss(logits.float(), batch.y, task_weights)
     for opt in optimizers:
         opt.zero_grad(set_to_none=True)
     torch.autograd.backward(loss)
@@ -142,6 +156,7 @@ def train_epoch(
     progress: Progress | None = None,
     description: str = "train",
     task_weights: Tensor | None = None,
+    autocast_dtype: torch.dtype | None = None,
 ) -> EpochStats:
     """One pass over ``loader``: forward, BCE-with-logits loss, backward, optimiser steps.
 
@@ -164,7 +179,8 @@ def train_epoch(
         if skip_single and len(host_batch) < 2:
             continue
         batch = host_batch.to(device, non_blocking=non_blocking)
-        total += train_step(model, batch, optimizers, task_weights) * len(batch)
+        loss = train_step(model, batch, optimizers, task_weights, autocast_dtype=autocast_dtype)
+        total += loss * len(batch)
         rows += len(batch)
         if step % _CHECK_EVERY == 0:
             _check_finite(total, rows)
@@ -180,15 +196,25 @@ def train_epoch(
 
 @torch.inference_mode()
 def predict(
-    model: nn.Module, split: EncodedSplit, device: torch.device, *, batch_size: int = 16384
+    model: nn.Module,
+    split: EncodedSplit,
+    device: torch.device,
+    *,
+    batch_size: int = 16384,
+    autocast_dtype: torch.dtype | None = None,
 ) -> np.ndarray:
-    """Click probabilities ``(N, n_tasks)`` for every row of ``split``, in row order."""
+    """Click probabilities ``(N, n_tasks)`` for every row of ``split``, in row order.
+
+    With ``autocast_dtype`` the forward passes run under autocast, as in training; the sigmoid
+    is taken on fp32 logits.
+    """
     model.eval()
     loader = make_loader(split, batch_size, shuffle=False)
-    out = [
-        torch.sigmoid(model(b.x_num, b.x_cat)).float().cpu()
-        for b in (hb.to(device) for hb in loader)
-    ]
+    out = []
+    for b in (hb.to(device) for hb in loader):
+        with autocast(device, autocast_dtype):
+            logits = model(b.x_num, b.x_cat)
+        out.append(torch.sigmoid(logits.float()).cpu())
     return torch.cat(out).numpy()
 
 
@@ -236,7 +262,9 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
 
     Returns:
         Validation and test metrics at the best epoch, the per-epoch curve, the parameter count,
-        training throughput (rows/s over the training passes only) and total wall seconds.
+        training throughput (rows/s over the training passes only) and total wall seconds; the
+        notes say when the forward passes ran in bf16 (``cfg.precision``), or when bf16 was
+        asked for but the device has none (trained in fp32).
 
     Raises:
         DivergedError: the training loss became NaN or infinite.
@@ -247,6 +275,8 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     torch.manual_seed(ctx.seed)
     device = resolve_device(ctx.device)
     model.to(device)
+    precision = resolve_precision(cfg.precision, device, model)
+    amp = precision.dtype
     n_params = sum(p.numel() for p in model.parameters())
     optimizers = make_optimizers(model, cfg)
     weights = (
@@ -281,6 +311,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                     progress=progress,
                     description=f"epoch {epoch}/{cfg.max_epochs}",
                     task_weights=weights,
+                    autocast_dtype=amp,
                 )
             except DivergedError as e:
                 raise DivergedError(
@@ -291,7 +322,9 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
             train_seconds += stats.seconds
             valid = _score(
                 data.valid,
-                predict(model, data.valid, device, batch_size=cfg.eval_batch_size),
+                predict(
+                    model, data.valid, device, batch_size=cfg.eval_batch_size, autocast_dtype=amp
+                ),
                 grouped=False,
             )
             improved = _improved(valid[0].auc, best_auc)
@@ -304,7 +337,9 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                 # Scored now, not after the loop: a trial stopped by the scheduler or the time
                 # limit keeps the test score of its best epoch so far.
                 predict_start = time.perf_counter()
-                test_probs = predict(model, data.test, device, batch_size=cfg.eval_batch_size)
+                test_probs = predict(
+                    model, data.test, device, batch_size=cfg.eval_batch_size, autocast_dtype=amp
+                )
                 predict_seconds = time.perf_counter() - predict_start
                 test = _score(data.test, test_probs)
                 test_scores = test_probs[:, 0].astype(np.float32)
@@ -338,6 +373,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
         n_params=n_params,
         train_seconds=time.perf_counter() - wall_start,
         samples_per_s=train_rows / train_seconds if train_seconds > 0 else None,
+        notes=precision.note,
         valid_tasks=best.valid_tasks,
         test_tasks=best.test_tasks,
         out_of_time=out_of_time,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,11 +22,13 @@ from typing import Any
 import ray
 from ray import tune
 
+from harness.atomic import replace_atomically
 from harness.results.table import TrialResult
 from harness.tuning.reports import EpochReport, FinalReport, report_of
 from harness.tuning.rows import TrialOutcome, make_row
 from harness.tuning.stop import StopRequest
 from harness.tuning.studies import StudyBook, StudyBooks
+from harness.tuning.trainable import PREDICTIONS_FILE
 
 __all__ = ["TrialRecorder"]
 
@@ -41,6 +44,9 @@ class TrialRecorder(tune.Callback):
             then is ``pruned`` by the time budget).
         progress: called with each ended trial's status and validation AUC.
         epoch_seen: called with the Ray trial id, epoch and validation AUC of each epoch.
+        predictions_dir: where a complete trial's test predictions (its final checkpoint) are
+            kept, as ``<trial id>.npy``; their path relative to the folder above goes into the
+            row (None: predictions are not kept).
     """
 
     def __init__(
@@ -51,7 +57,9 @@ class TrialRecorder(tune.Callback):
         hard_deadline: float | None,
         progress: Callable[[str, float | None], None] = lambda _s, _v: None,
         epoch_seen: Callable[[str, int, float | None], None] = lambda _t, _e, _v: None,
+        predictions_dir: Path | None = None,
     ) -> None:
+        self._predictions_dir = predictions_dir
         self.book = book if isinstance(book, StudyBooks) else StudyBooks([book])
         self.rows: list[TrialResult] = []
         self._write = write
@@ -96,7 +104,7 @@ class TrialRecorder(tune.Callback):
                 self._end(trial.trial_id, "pruned", final=final,
                           reason="stopped by its share of the time budget")  # fmt: skip
             else:
-                self._end(trial.trial_id, "complete", final=final)
+                self._end(trial.trial_id, "complete", final=final, predictions=self._keep(trial))
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         with self._kept():
@@ -126,6 +134,23 @@ class TrialRecorder(tune.Callback):
             except Exception as e:  # the others must still be closed
                 self.error = self.error or e
 
+    def _keep(self, trial: Any) -> str:
+        """Copies the trial's test predictions out of its final checkpoint into
+        ``predictions_dir``; returns their path relative to the run folder ("" for none)."""
+        if self._predictions_dir is None or trial.checkpoint is None:
+            return ""
+        with trial.checkpoint.as_directory() as folder:
+            source = Path(folder) / PREDICTIONS_FILE
+            if not source.exists():
+                return ""
+            self._predictions_dir.mkdir(parents=True, exist_ok=True)
+            ctx = self.book.ctx(trial.trial_id)
+            seed = self.book.seed(trial.trial_id)
+            target = self._predictions_dir / f"{ctx.model}-seed{seed}-{trial.trial_id}.npy"
+            with source.open("rb") as data:
+                replace_atomically(target, lambda out: shutil.copyfileobj(data, out))
+        return f"{self._predictions_dir.name}/{target.name}"
+
     @contextlib.contextmanager
     def _kept(self) -> Iterator[None]:
         """Keeps an exception of this callback for the driver: Ray would swallow it and turn
@@ -154,6 +179,7 @@ class TrialRecorder(tune.Callback):
         final: FinalReport | None = None,
         error: str = "",
         reason: str = "",
+        predictions: str = "",
     ) -> None:
         if ray_id not in self.book.open_ids():
             return  # already recorded
@@ -178,6 +204,7 @@ class TrialRecorder(tune.Callback):
                 reason=reason,
                 started=started,
                 started_at=started_at,
+                predictions=predictions,
             ),
         )
         self._write([row])

@@ -5,24 +5,60 @@ validation AUC), PRUNED (stopped by ASHA or by the time budget, with its per-epo
 values) or FAIL (an exception, or an interrupted trial: the ``harness_status`` user attribute
 says which and ``harness_reason`` why). A trial that a killed run left RUNNING is closed as
 interrupted by the next run on the same folder (``close_stale_trials``), with its row.
+
+The studies live in the run folder's SQLite file, or in a database server that several run
+folders (and machines) share (``open_storage`` with a URL, e.g. PostgreSQL on a cluster): each
+trial then carries the run folder that asked it (``harness_run_folder``), and a run closes only
+its own folder's trials.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.trial import TrialState
+from sqlalchemy.engine import make_url
 
+from harness.errors import HarnessError
 from harness.results.table import TrialResult
 from harness.tuning.rows import RowContext, StudyArm, TrialOutcome, make_row
 from harness.tuning.space import SearchSpace, config_to_dict
+from harness.urls import masked_url
 
-__all__ = ["StudyBook", "StudyBooks", "close_stale_trials", "open_storage", "study_name"]
+__all__ = [
+    "OWNER_ATTR",
+    "StudyBook",
+    "StudyBooks",
+    "close_stale_trials",
+    "open_storage",
+    "run_folder_id",
+    "study_name",
+]
+
+# The user attribute naming the run folder (and host) that asked a trial.
+OWNER_ATTR = "harness_run_folder"
+
+# The pip package of each SQLAlchemy driver a storage URL may name (a plain ``postgresql://``
+# means psycopg2 here, see ``open_storage``; a plain ``mysql://`` means mysqlclient).
+_DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary",
+    "psycopg": "'psycopg[binary]'",
+    "pg8000": "pg8000",
+    "mysqldb": "mysqlclient (or use mysql+pymysql:// and pip install PyMySQL)",
+    "pymysql": "PyMySQL",
+}
+# Drivers that take libpq's or MySQL's ``connect_timeout`` (seconds): an unreachable server is
+# an error after this long, not a hang until the operating system gives up on the connection.
+_CONNECT_TIMEOUT_DRIVERS = {"psycopg2", "psycopg", "mysqldb", "pymysql"}
+_CONNECT_TIMEOUT_S = 10
 
 _STATES = {
     "complete": TrialState.COMPLETE,
@@ -32,23 +68,103 @@ _STATES = {
 }
 
 
-def study_name(suite: str, space: SearchSpace, arm: StudyArm | None = None) -> str:
+def study_name(
+    suite: str, space: SearchSpace, arm: StudyArm | None = None, *, repeat: bool = False
+) -> str:
     """The persistent Optuna study of a suite, model and space, e.g. ``"criteo/dcnv2@3f2a9c1e"``.
 
     The fingerprint keeps the trials of an edited search space apart from the older ones: TPE
     never learns from points of another space, and the dashboard shows each space's study. A
-    factor study's arm has a study of its own, ``"criteo/hashing:fused/dcnv2@5d0c77a1"``.
+    factor study's arm has a study of its own, ``"criteo/hashing:fused/dcnv2@5d0c77a1"``, and
+    so have the seeds of a model's best configuration (``repeat``),
+    ``"criteo/repeats/dcnv2@0b1c2d3e"`` (the fingerprint is the configuration's).
     """
-    tag = f"{arm.study}:{arm.arm}/" if arm is not None else ""
+    tag = f"{arm.study}:{arm.arm}/" if arm is not None else "repeats/" if repeat else ""
     return f"{suite}/{tag}{space.name}@{space.fingerprint[:8]}"
 
 
-def open_storage(path: Path) -> optuna.storages.RDBStorage:
-    """The SQLite file of a run's studies (created if missing)."""
+def open_storage(where: Path | str) -> optuna.storages.RDBStorage:
+    """The Optuna storage of a run's studies: its SQLite file (a `Path`, created if missing) or
+    a database URL (a `str`) that SQLAlchemy accepts (``postgresql://user:password@host:5432/db``,
+    ``postgresql+psycopg2://...``, ``sqlite:///file``, ``mysql+pymysql://...``). A plain
+    ``postgresql://`` uses psycopg2 (the harness's pinned driver) unless psycopg 3 (SQLAlchemy
+    2.1's default) is installed.
+
+    The connection is tried (and the tables created) here, before any trial runs.
+
+    Raises:
+        HarnessError: one line naming the URL (password masked) and what to do: the URL does
+            not parse, its driver is not installed, or the server refuses the connection.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.storages.RDBStorage(
-        f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}}
-    )
+    if isinstance(where, Path):
+        return optuna.storages.RDBStorage(
+            f"sqlite:///{where}", engine_kwargs={"connect_args": {"timeout": 60}}
+        )
+    url = str(where)
+    shown = masked_url(url)
+    try:
+        parsed = make_url(url)
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    except (sqlalchemy.exc.ArgumentError, ValueError) as e:
+        raise HarnessError(
+            f"--optuna-storage {shown} is not a database URL ({_first_line(e)}); give e.g. "
+            "postgresql://USER:PASSWORD@HOST:5432/DATABASE or sqlite:///FILE"
+        ) from None
+    if parsed.drivername == "postgresql" and not _installed("psycopg"):
+        # SQLAlchemy 2.1 reads a plain postgresql:// as psycopg 3; the pinned driver is psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+        driver = "psycopg2"
+        url = parsed.render_as_string(hide_password=False)
+    engine_kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        # A run holds its connections for hours: a server or proxy may drop idle ones.
+        engine_kwargs["pool_pre_ping"] = True
+        if driver in _CONNECT_TIMEOUT_DRIVERS:
+            engine_kwargs["connect_args"] = {"connect_timeout": _CONNECT_TIMEOUT_S}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+    except ImportError as e:
+        missing = getattr(e.__cause__, "name", None) or getattr(e, "name", None) or driver
+        package = _DRIVER_PACKAGES.get(driver, f"the {driver} driver")
+        raise HarnessError(
+            f"--optuna-storage {shown}: the database driver is not installed (no module "
+            f"{missing!r}); pip install {package}"
+        ) from None
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise HarnessError(
+            f"--optuna-storage {shown}: SQLAlchemy knows no database {parsed.drivername!r}; "
+            "give e.g. postgresql://USER:PASSWORD@HOST:5432/DATABASE or sqlite:///FILE"
+        ) from None
+    except sqlalchemy.exc.DBAPIError as e:
+        reason = _first_line(e.orig if e.orig is not None else e)
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        fix = (
+            "check that the file's folder exists and that you can write to it"
+            if backend == "sqlite"
+            else "check that the server runs and that its host, port, user, password and "
+            "database are right"
+        )
+        raise HarnessError(f"cannot open the Optuna storage {shown} ({reason}); {fix}") from None
+    except RuntimeError as e:  # Optuna: the tables were made by an incompatible version
+        raise HarnessError(f"--optuna-storage {shown}: {_first_line(e)}") from None
+
+
+def run_folder_id(run_dir: Path) -> str:
+    """What identifies a run folder among those sharing a database: ``host:/absolute/folder``."""
+    return f"{socket.gethostname()}:{Path(run_dir).resolve()}"
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _first_line(e: object) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0].strip() if text else type(e).__name__
 
 
 class StudyBook:
@@ -56,14 +172,21 @@ class StudyBook:
 
     Each asked trial carries what its row needs as user attributes (the row context, the
     resolved config, the Ray trial id), so that a run killed mid-trial can be closed later from
-    the study alone.
+    the study alone; with ``owner`` (`run_folder_id`), also the run folder that asked it, so
+    that a run closes only its own folder's trials in a database other folders share.
     """
 
     def __init__(
-        self, storage: optuna.storages.BaseStorage, space: SearchSpace, ctx: RowContext, seed: int
+        self,
+        storage: optuna.storages.BaseStorage,
+        space: SearchSpace,
+        ctx: RowContext,
+        seed: int,
+        owner: str | None = None,
     ) -> None:
         self.space = space
         self.ctx = ctx
+        self.owner = owner
         previous = _trials_in_study(storage, ctx.study)
         # A new sampler seed per call: a resumed run continues the search instead of replaying
         # its first suggestions (TPE also learns from every trial already in the study).
@@ -98,6 +221,8 @@ class StudyBook:
                 trial.set_user_attr(key, value)
             if seed is not None:
                 trial.set_user_attr("seed", seed)
+            if self.owner is not None:
+                trial.set_user_attr(OWNER_ATTR, self.owner)
         except BaseException:
             self.study.tell(trial, state=TrialState.FAIL)  # never left RUNNING
             raise
@@ -202,13 +327,19 @@ def close_stale_trials(
     write: Callable[[list[TrialResult]], object],
     recorded: Mapping[tuple[str, int], TrialResult] | None = None,
     reason: str = "interrupted: the run that started it ended before it finished",
+    *,
+    owner: str | None = None,
 ) -> int:
     """Closes every RUNNING trial of the storage as interrupted (FAIL) and writes its row.
 
     A trial whose row was written before the run died (``recorded``: (study, trial number) ->
     row) gets that row's state instead, and no second row. Call it only while holding the
-    run folder's lock: then no other run is using these studies, and a RUNNING trial is one
-    that a killed run left behind.
+    run folder's lock: then no other run is using the folder's trials, and a RUNNING trial of
+    the folder is one that a killed run left behind.
+
+    With ``owner`` (a database other run folders may share while they run), only the trials
+    asked by that run folder (`StudyBook`'s ``owner``) are closed, and those that carry no
+    folder at all (asked by an older harness); another folder's RUNNING trials are left alone.
 
     Returns:
         How many trials were closed.
@@ -219,6 +350,8 @@ def close_stale_trials(
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             attrs = frozen.user_attrs
+            if owner is not None and attrs.get(OWNER_ATTR, owner) != owner:
+                continue  # another run folder's trial, maybe running right now
             trial = optuna.Trial(study, frozen._trial_id)
             row = (recorded or {}).get((summary.study_name, frozen.number))
             status = "interrupted" if row is None else row.status

@@ -7,21 +7,32 @@ not through every trial's config.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import ray
+import torch
 from ray import tune
 
 from harness.data.schema import EncodedDataset
 from harness.families.base import Family
 from harness.fitting import EpochMetrics, TrainContext
 from harness.tuning.reports import EpochReport, FinalReport, Placement
-from harness.tuning.resources import gpu_id_text, pick_device
+from harness.tuning.resources import gpu_id_text, pick_device, trial_threads
 from harness.tuning.space import SearchSpace
 
-__all__ = ["SPACE_KEY", "STUDY_TRIAL_KEY", "TRIAL_SEED_KEY", "TrialSetup", "run_trial"]
+__all__ = [
+    "PREDICTIONS_FILE",
+    "SPACE_KEY",
+    "STUDY_TRIAL_KEY",
+    "TRIAL_SEED_KEY",
+    "TrialSetup",
+    "run_trial",
+]
 
 # The Optuna trial number travels in each trial's config under this key (not a parameter).
 STUDY_TRIAL_KEY = "__study_trial"
@@ -42,6 +53,10 @@ class TrialSetup:
 
     ``deadline`` (a ``time.time()``) ends the model's share of the budget: the fit stops at the
     first epoch end past it and reports its best epoch so far.
+
+    ``keep_predictions``: the final report carries the fit's test predictions as a Ray
+    checkpoint (``PREDICTIONS_FILE``), which Ray moves to the run's storage and the recorder
+    keeps in the run folder (the repeat stage's trials, for the leaderboard's bootstrap).
     """
 
     family: Family
@@ -51,7 +66,11 @@ class TrialSetup:
     cache_dir: str | None = None
     load_dataset: Callable[[str], EncodedDataset] | None = None
     deadline: float | None = None
+    keep_predictions: bool = False
 
+
+# The test predictions (float32, row order) inside a trial's final checkpoint.
+PREDICTIONS_FILE = "test_predictions.npy"
 
 _KEYS = (STUDY_TRIAL_KEY, TRIAL_SEED_KEY, SPACE_KEY)
 
@@ -60,11 +79,15 @@ def run_trial(
     config: dict[str, Any], setup: TrialSetup, data: EncodedDataset | None = None
 ) -> None:
     """Builds the config, fits, reports an ``EpochReport`` per epoch and a ``FinalReport``."""
+    # The CPUs and GPU ids this trial holds: its threads follow the CPUs (also for torch work
+    # outside the family's fit), its device the first granted GPU (see `resources`).
     granted = tune.get_context().get_trial_resources().required_resources
-    threads = max(1, int(granted.get("CPU", setup.cpus)))
+    cpus = float(granted.get("CPU", setup.cpus))
+    threads = trial_threads(cpus)
+    torch.set_num_threads(threads)
     gpu_ids = list(ray.get_gpu_ids())
     device, note = pick_device(gpu_ids)
-    placement = Placement(device, gpu_id_text(gpu_ids), float(threads), note)
+    placement = Placement(device, gpu_id_text(gpu_ids), cpus, note)
 
     params = {k: v for k, v in config.items() if k not in _KEYS}
     seed = config.get(TRIAL_SEED_KEY)
@@ -85,4 +108,10 @@ def run_trial(
         deadline=setup.deadline,
     )
     fit = setup.family.fit(family_config, data, ctx)
-    tune.report(FinalReport.of(fit, data.schema.labels, placement).to_result())
+    final = FinalReport.of(fit, data.schema.labels, placement).to_result()
+    if not setup.keep_predictions or fit.test_scores is None:
+        tune.report(final)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        np.save(Path(folder) / PREDICTIONS_FILE, np.asarray(fit.test_scores, dtype=np.float32))
+        tune.report(final, checkpoint=tune.Checkpoint.from_directory(folder))

@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,7 +50,13 @@ from harness.tuning.resources import ResourcePlan, plan_resources
 from harness.tuning.rows import RowContext, StudyArm
 from harness.tuning.space import SearchSpace
 from harness.tuning.stop import StopRequest, StopTrials
-from harness.tuning.studies import StudyBook, StudyBooks, open_storage, study_name
+from harness.tuning.studies import (
+    StudyBook,
+    StudyBooks,
+    open_storage,
+    run_folder_id,
+    study_name,
+)
 from harness.tuning.trainable import (
     SPACE_KEY,
     STUDY_TRIAL_KEY,
@@ -56,6 +64,7 @@ from harness.tuning.trainable import (
     TrialSetup,
     run_trial,
 )
+from harness.urls import is_url
 
 __all__ = [
     "METRIC",
@@ -66,6 +75,7 @@ __all__ = [
     "TuneOptions",
     "plan_resources",
     "ray_session",
+    "ray_storage_path",
     "study_name",
     "tune_arms",
     "tune_model",
@@ -82,7 +92,8 @@ class TuneOptions:
 
     Attributes:
         suite: the suite (run) label; the Optuna study is ``study_name(suite, space)``.
-        study_db: the SQLite file of the suite's Optuna studies (created if missing).
+        study_db: the SQLite file of the suite's Optuna studies (created if missing); its
+            folder is the run folder, which every trial asked here names (``harness_run_folder``).
         results_path: the parquet results table; each ended trial is appended as it ends.
         dataset_id: the ``dataset`` column of the rows (default: the dataset's name).
         num_samples: trials to run in this call (`tune_arms`: its arms' seeds).
@@ -97,15 +108,19 @@ class TuneOptions:
         max_concurrent_trials: cap on parallel trials (default: as many as the resources fit).
         address: join this Ray cluster; default: start a local one (or use the one running).
         num_cpus: CPUs of a local cluster started here (default: all).
-        ray_dir: Ray Tune's own trial folders (default: ``ray/`` next to ``study_db``).
+        ray_dir: Ray Tune's experiment state and trial folders (``RunConfig.storage_path``): a
+            local folder (made absolute; on a cluster, one that every node reaches) or a URI
+            such as ``s3://bucket/harness`` (default: ``ray/`` next to ``study_db``).
         grace_period: epochs a trial always gets before ASHA may stop it.
         reduction_factor: ASHA keeps the best 1/reduction_factor at each rung.
         max_t: ASHA's epoch cap (large: the family's own early stopping ends a trial).
         show_progress: show a live display of trials, the best valid AUC and the latest epoch.
-        storage_url: an Optuna storage URL (e.g. PostgreSQL on a cluster) instead of the
-            SQLite file ``study_db``.
+        storage_url: an Optuna storage URL (e.g. PostgreSQL on a cluster, shared by several
+            run folders) instead of the SQLite file ``study_db``.
         gpus_explicit: the user asked for ``gpus_per_trial`` (``--gpus-per-trial``): a cluster
             that cannot give it is an error, not a note.
+        predictions_dir: keep each complete trial's test predictions there (``<trial id>.npy``,
+            named in its row); None: not kept.
     """
 
     suite: str
@@ -128,31 +143,50 @@ class TuneOptions:
     show_progress: bool = True
     storage_url: str | None = None
     gpus_explicit: bool = False
+    predictions_dir: Path | None = None
 
 
 @dataclass(frozen=True)
 class ArmTrials:
-    """One arm of a factor study for `tune_arms`: its space, its tag, and a trial per seed.
+    """A constant configuration for `tune_arms` and a trial per seed: an arm of a factor study,
+    or a model's best search configuration trained again (the repeat stage).
 
     Attributes:
-        space: the base merged with the arm (no searched parameter), named after the preset.
-        arm: the study, arm and base its rows are tagged with.
+        space: the configuration as a search space with no searched parameter, named after its
+            model (preset).
+        arm: the study, arm and base its rows are tagged with (None: a repeat).
         seeds: the training seed of each of its trials.
+        repeat_of: the search trial a repeat trains again (``"<study>#<trial number>"``; the
+            rows' ``repeat_of``); "" for a study's arm.
     """
 
     space: SearchSpace
-    arm: StudyArm
+    arm: StudyArm | None
     seeds: tuple[int, ...]
+    repeat_of: str = ""
 
     def __post_init__(self) -> None:
         if not self.seeds:
             raise ValueError(f"an arm to run needs at least one seed, got {self.seeds=}")
         if self.space.params:
             raise ValueError(f"an arm's space searches nothing, got {self.space.names}")
+        if (self.arm is None) == (not self.repeat_of):
+            raise ValueError(
+                f"give a study arm or a repeated trial, got {self.arm=} {self.repeat_of=}"
+            )
 
 
 # A trial of a tuning call: the index of its space (and Optuna study) and its own seed, if any.
 _Slot = tuple[int, int | None]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A space of a tuning call and what its rows are tagged with."""
+
+    space: SearchSpace
+    arm: StudyArm | None = None
+    repeat_of: str = ""
 
 
 class _StudySearcher(Searcher):
@@ -220,6 +254,9 @@ def tune_model(
 ) -> list[TrialResult]:
     """Tunes one model (a search space and its family) on one dataset.
 
+    Trial processes are reused from one trial to the next (a trial ASHA stops frees its process
+    for the next one), as in `tune_arms`.
+
     Every trial asked in this call ends with one row and one closed Optuna trial, however the
     call ends (finished, out of time, stopped by ``stop``, or an exception).
 
@@ -243,7 +280,7 @@ def tune_model(
     if options.num_samples < 1:
         raise HarnessError(f"num_samples must be at least 1, got {options.num_samples}")
     return _tune(
-        [(space, None)],
+        [_Job(space)],
         ((0, None),) * options.num_samples,
         dataset,
         options,
@@ -261,6 +298,9 @@ def tune_model(
             grace_period=options.grace_period,
             reduction_factor=options.reduction_factor,
         ),
+        # A trial's process is kept for the next trial: a fresh one costs about 4 s of imports
+        # and a cold first fit (benchmarks/ray_overhead.py).
+        reuse_actors=True,
     )
 
 
@@ -295,7 +335,7 @@ def tune_arms(
         raise HarnessError(f"the arms of one call must share a family, got {sorted(families)}")
     slots = tuple((i, seed) for i, a in enumerate(arms) for seed in a.seeds)
     return _tune(
-        [(a.space, a.arm) for a in arms],
+        [_Job(a.space, a.arm, a.repeat_of) for a in arms],
         slots,
         dataset,
         options,
@@ -311,7 +351,7 @@ def tune_arms(
 
 
 def _tune(
-    jobs: Sequence[tuple[SearchSpace, StudyArm | None]],
+    jobs: Sequence[_Job],
     slots: tuple[_Slot, ...],
     dataset: EncodedDataset,
     o: TuneOptions,
@@ -329,22 +369,26 @@ def _tune(
     if family is None:
         from harness.families.registry import get_family  # the registry turns names into objects
 
-        family = get_family(jobs[0][0].family)
-    for space, _ in jobs:
-        if space.family != family.name:
+        family = get_family(jobs[0].space.family)
+    for job in jobs:
+        if job.space.family != family.name:
             raise HarnessError(
-                f"{space.path}: family: the space is for {space.family!r}, not {family.name!r}"
+                f"{job.space.path}: family: the space is for {job.space.family!r}, not "
+                f"{family.name!r}"
             )
     stop = stop or StopRequest()
     console = console or Console()
     study_db = Path(o.study_db).resolve()
     study_db.parent.mkdir(parents=True, exist_ok=True)
-    ray_dir = Path(o.ray_dir).resolve() if o.ray_dir is not None else study_db.parent / "ray"
+    ray_dir = ray_storage_path(o.ray_dir, study_db.parent)
     start = time.time()
     launch_until = None if o.time_budget_s is None else start + o.time_budget_s
     hard = o.hard_time_limit_s or (None if o.time_budget_s is None else 1.5 * o.time_budget_s)
     hard_deadline = None if hard is None else start + hard
 
+    # Before Ray starts: a database that refuses the connection is a one-line error at once.
+    storage = open_storage(o.storage_url or study_db)
+    owner = run_folder_id(study_db.parent)
     with ray_session(o.address, num_cpus=o.num_cpus):
         plan = plan_resources(
             ray.cluster_resources(),  # type: ignore[no-untyped-call]
@@ -352,25 +396,26 @@ def _tune(
             gpus_per_trial=o.gpus_per_trial,
             num_samples=len(slots),
             max_concurrent_trials=o.max_concurrent_trials,
+            gpus_explicit=o.gpus_explicit,
         )
         for note in plan.notes:
             console.print(f"[yellow]{escape(note)}: trials run without GPUs[/]")
-        storage = open_storage(study_db)
         books = StudyBooks(
             [
-                StudyBook(storage, space, _row_context(o, dataset, space, arm, plan), o.seed)
-                for space, arm in jobs
+                StudyBook(storage, job.space, _row_context(o, dataset, job, plan), o.seed, owner)
+                for job in jobs
             ]
         )
         use_cache = dataset.cache_dir is not None and load_dataset is not None
         setup = TrialSetup(
             family=family,
-            spaces=tuple(space for space, _ in jobs),
+            spaces=tuple(job.space for job in jobs),
             seed=o.seed,
             cpus=plan.cpus_per_trial,
             cache_dir=dataset.cache_dir if use_cache else None,
             load_dataset=load_dataset if use_cache else None,
             deadline=hard_deadline,
+            keep_predictions=o.predictions_dir is not None,
         )
         trainable = (
             tune.with_parameters(run_trial, setup=setup)
@@ -399,6 +444,7 @@ def _tune(
                 hard_deadline,
                 progress=progress.trial_done,
                 epoch_seen=progress.epoch,
+                predictions_dir=o.predictions_dir,
             )
             tuner = tune.Tuner(
                 trainable,
@@ -413,7 +459,7 @@ def _tune(
                 ),
                 run_config=tune.RunConfig(
                     name=f"{o.suite}-{label}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
-                    storage_path=str(ray_dir),
+                    storage_path=ray_dir,
                     verbose=0,
                     callbacks=[recorder],
                     stop=StopTrials(stop),
@@ -423,7 +469,11 @@ def _tune(
             try:
                 # Ray Tune prints a banner and a results path whatever ``verbose`` says; the
                 # progress display (pinned to the real stream) is the run's display.
-                with contextlib.redirect_stdout(io.StringIO()), _quiet_logger("ray.tune"):
+                with (
+                    contextlib.redirect_stdout(io.StringIO()),
+                    _quiet_logger("ray.tune"),
+                    _sigint_kept(),
+                ):
                     tuner.fit()
             except BaseException as e:
                 recorder.finish(e)
@@ -434,13 +484,20 @@ def _tune(
         return recorder.rows
 
 
+def ray_storage_path(ray_dir: Path | str | None, run_dir: Path) -> str:
+    """Ray Tune's ``storage_path``: a URI (``s3://...``) as given, a local folder made absolute,
+    or ``<run_dir>/ray`` by default."""
+    if ray_dir is None:
+        return str(run_dir / "ray")
+    if is_url(ray_dir):
+        return str(ray_dir)
+    return str(Path(ray_dir).expanduser().resolve())
+
+
 def _row_context(
-    o: TuneOptions,
-    dataset: EncodedDataset,
-    space: SearchSpace,
-    arm: StudyArm | None,
-    plan: ResourcePlan,
+    o: TuneOptions, dataset: EncodedDataset, job: _Job, plan: ResourcePlan
 ) -> RowContext:
+    space, arm = job.space, job.arm
     return RowContext(
         suite=o.suite,
         dataset=o.dataset_id or dataset.name,
@@ -448,12 +505,13 @@ def _row_context(
         family=space.family,
         model=space.name,
         fingerprint=space.fingerprint,
-        study=study_name(o.suite, space, arm),
+        study=study_name(o.suite, space, arm, repeat=bool(job.repeat_of)),
         seed=o.seed,
         notes=plan.notes,
         factor_study=arm.study if arm else "",
         arm=arm.arm if arm else "",
         base_source=arm.base_source if arm else "",
+        repeat_of=job.repeat_of,
     )
 
 
@@ -470,6 +528,20 @@ def _pinned(console: Console) -> Iterator[None]:
         yield
     finally:
         console._file = saved
+
+
+@contextlib.contextmanager
+def _sigint_kept() -> Iterator[None]:
+    """Puts back the SIGINT handler after a tuning: Ray Tune installs its own and leaves it
+    (in the main thread), which would swallow the next Ctrl-C of the caller."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 @contextlib.contextmanager

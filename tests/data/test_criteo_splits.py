@@ -34,7 +34,7 @@ def test_sequential_cuts_file_order_exactly(n_rows: int, sizes: tuple[int, int, 
     assert (np.diff(codes.astype(int)) >= 0).all()
 
 
-@pytest.mark.parametrize(("name", "parts"), [("x1", (7, 2, 1)), ("x4", (8, 1, 1))])
+@pytest.mark.parametrize(("name", "parts"), [("x1", (36, 9, 5)), ("x4", (8, 1, 1))])
 def test_random_proportions(name: str, parts: tuple[int, int, int]) -> None:
     n = 200_000
     protocol = get_protocol(name)
@@ -82,4 +82,4 @@ def test_parts_are_validated() -> None:
 
 def test_descriptions() -> None:
     assert get_protocol("sequential").description.startswith("file order 80/10/10")
-    assert get_protocol("x1").description.startswith("random 7:2:1")
+    assert get_protocol("x1").description.startswith("random 72/18/10")

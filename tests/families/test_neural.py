@@ -21,6 +21,7 @@ from harness.fitting import EpochMetrics, TrainContext
 from harness.models import CrossNetV2, MLPConfig, Ranker, RankerConfig, TokenizerConfig
 from harness.models.interactions import CrossConfig, FMConfig
 from harness.training import TrainConfig
+from harness.training.precision import resolve_precision
 
 CARDS = (6, 6, 4)
 
@@ -167,7 +168,10 @@ def test_family_fit_learns_and_reports() -> None:
     result = NEURAL.fit(SMALL, data, TrainContext(seed=3, on_epoch=epochs.append))
     assert result.test.auc > 0.9
     assert len(result.curve) == len(epochs) == 3
-    assert result.notes == "input_dim=28"
+    # The fit's own notes (the precision it ran in) follow the input width.
+    cpu = torch.device("cpu")
+    choice = resolve_precision(SMALL.train.precision, cpu, build_ranker(SMALL, data))
+    assert result.notes == "; ".join(n for n in ("input_dim=28", choice.note) if n)
     again = NEURAL.fit(SMALL, data, TrainContext(seed=3))
     assert again.test == result.test
     assert [m.valid for m in again.curve] == [m.valid for m in result.curve]

@@ -18,6 +18,7 @@ from harness.leaderboard.markdown import (
 )
 from harness.leaderboard.summary import summarize
 from harness.results.table import TrialResult
+from tests.leaderboard.boards import run_info
 
 KINDS = {
     "lightgbm": ("gbdt", "fp-lgb"),
@@ -105,26 +106,8 @@ def test_no_gbdt_means_no_lift(rows: list[TrialResult]) -> None:
 
 
 def _info(synthetic: bool) -> RunInfo:
-    return RunInfo(
-        suite="criteo",
-        title="criteo (synthetic)" if synthetic else "criteo",
-        synthetic=synthetic,
-        source="train.txt",
-        protocol="sequential (file order 80/10/10)",
-        min_count=2,
-        rows=(8000, 1000, 1000),
-        skipped_rows=3,
-        n_num=13,
-        n_cat=26,
-        vocabulary=123456,
-        started_at="2026-11-25 08:00 UTC",
-        harness_version="0.1.0",
-        resources="local Ray, 2 CPUs, 1 CPU per trial",
-        trials_per_model=12,
-        time_budget_s=600,
-        results_path="runs/criteo/results.parquet",
-        storage_url="sqlite:///runs/criteo/studies.sqlite3",
-    )
+    title = "criteo (synthetic)" if synthetic else "criteo"
+    return run_info(title=title, synthetic=synthetic, skipped_rows=3)
 
 
 def test_markdown_rows_and_header(rows: list[TrialResult]) -> None:
@@ -134,10 +117,15 @@ def test_markdown_rows_and_header(rows: list[TrialResult]) -> None:
     assert "| rows | train 8,000 · valid 1,000 · test 1,000 · skipped bad rows 3 |" in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "AUC" not in line]
     dcn = next(line for line in table if "| dcnv2 |" in line)
-    assert dcn.startswith("| 1 | dcnv2 | 0.8010 | 0.7900 | 0.4600 | +0.0150 | 2 (1/0/1) |")
-    assert "backbone.mlp.dims=[512, 256]" in dcn  # the "model." prefix is dropped
-    assert "| lightgbm | 0.7900 | 0.7750 | 0.4600 | reference | 3 (2/1/0) |" in text
-    assert "| — | deepfm | — | — | — | — | 0 (0/0/0) |" in text
+    # No repeat stage in these rows: the single-seed search scores, a one-seed lift, no test.
+    assert dcn.startswith("| 1 | dcnv2 | 0.8010 | 0.7900 | — | — | 0 | +0.0150 (1 seed) | — | — |")
+    assert dcn.endswith("| 12 s | — | — | 1.2k | 4.8 KiB |")  # fp32 weights: 1234 x 4 bytes
+    search = next(line for line in table if line.startswith("| dcnv2 |"))
+    assert search.startswith("| dcnv2 | 2 (1/0/1) | ")
+    assert "backbone.mlp.dims=[512, 256]" in search  # the "model." prefix is dropped
+    assert "| lightgbm | 0.7900 | 0.7750 | — | — | 0 | reference | — | — | reference |" in text
+    assert "| — | deepfm |" in text and "| deepfm | 0 (0/0/0) | " in text
+    assert "differences below about 0.005" in text
 
 
 def test_synthetic_is_named_in_title_and_warning(rows: list[TrialResult]) -> None:
@@ -230,7 +218,7 @@ def test_a_model_cut_short_by_the_budget_is_flagged_in_the_table(rows: list[Tria
     stopped = replace(stopped, notes="stopped by its share of the time budget")
     summaries = summarize([*rows, stopped], KINDS, asked=4)
     text = render(_info(False), summaries)
-    deepfm = next(line for line in text.splitlines() if "| deepfm (cut short) |" in line)
+    deepfm = next(line for line in text.splitlines() if line.startswith("| deepfm (cut short) |"))
     assert "| 1 of 4 (0/1/0) |" in deepfm
     assert "- deepfm: no trial finished" in text
     # A finished search is not flagged, and its trial count says how many were asked.

@@ -13,7 +13,6 @@ from rich.console import Console
 from harness.leaderboard.console import study_table
 from harness.leaderboard.markdown import (
     READING_A_STUDY,
-    RunInfo,
     format_bytes,
     format_mean_std,
     render,
@@ -22,6 +21,7 @@ from harness.leaderboard.markdown import (
 from harness.leaderboard.summary import MeanStd, mean_std, summarize, summarize_studies
 from harness.results.table import TrialResult
 from harness.studies.files import Arm, StudyFile
+from tests.leaderboard.boards import run_info
 
 BASE = "the best dcnv2 trial by validation AUC in this run folder (0.8000; trial 3, seed 0)"
 
@@ -149,26 +149,7 @@ def test_the_section_says_what_was_fixed_and_how_to_read_it() -> None:
 
 
 def test_the_page_has_a_section_per_study_and_no_empty_search_table() -> None:
-    info = RunInfo(
-        suite="criteo",
-        title="criteo",
-        synthetic=False,
-        source="x",
-        protocol="p",
-        min_count=2,
-        rows=(8, 1, 1),
-        skipped_rows=0,
-        n_num=1,
-        n_cat=1,
-        vocabulary=3,
-        started_at="now",
-        harness_version="0",
-        resources="cpu",
-        trials_per_model=0,
-        time_budget_s=0.0,
-        results_path="r.parquet",
-        storage_url="sqlite:///s",
-    )
+    info = run_info(trials_per_model=0, time_budget_s=0.0)
     page = render(info, [], summarize_studies(ROWS, {"sizes": FILE}))
     assert "| search | none in this run folder yet |" in page
     assert "## Best configuration per model" not in page

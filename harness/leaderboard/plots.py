@@ -1,0 +1,233 @@
+"""A picture of the search: each model's validation AUC trial by trial, and its best so far.
+
+`search_curves` turns the results table's rows into plain numbers (one `SearchCurve` per model);
+`search_figure` draws them; `plot_search` writes the PNG beside the leaderboard::
+
+    png = plot_search(rows, ["lightgbm", "dcnv2"], paths.plot, title="criteo, x4, 200 trials")
+    if png is not None:
+        ...  # link it from the leaderboard: ![search](criteo-search.png)
+
+Only search trials are drawn (a factor study's arms and the repeat stage's seeds are not part
+of the search), in the order they started. The score is the first task's validation AUC, the
+one the search maximises. Complete and pruned trials both count towards the best so far, as
+both can be a model's best on the leaderboard; failed trials sit on the floor of the plot.
+matplotlib is imported only to draw, with the Agg canvas: no display is needed or touched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import numpy as np
+
+from harness.atomic import replace_atomically
+from harness.results.table import TrialResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "SearchCurve",
+    "SearchPoint",
+    "plot_search",
+    "search_curves",
+    "search_figure",
+    "y_limits",
+]
+
+# Statuses of ended trials that are drawn; interrupted ones (Ctrl-C, a killed run) are not.
+DRAWN = ("complete", "pruned", "failed")
+# A best that may be one of the model's best on the leaderboard.
+COUNTED = ("complete", "pruned")
+
+
+@dataclass(frozen=True)
+class SearchPoint:
+    """One ended search trial of a model.
+
+    Attributes:
+        trial: its number among the model's drawn trials, from 1, in the order they started.
+        status: complete, pruned or failed.
+        valid_auc: its validation AUC (None: failed, or never scored).
+        best_so_far: the best validation AUC of the model's complete and pruned trials up to
+            this one (None before the first).
+    """
+
+    trial: int
+    status: str
+    valid_auc: float | None
+    best_so_far: float | None
+
+
+@dataclass(frozen=True)
+class SearchCurve:
+    """A model's search: its ended trials in start order."""
+
+    model: str
+    points: tuple[SearchPoint, ...]
+
+    @property
+    def best(self) -> float | None:
+        return self.points[-1].best_so_far if self.points else None
+
+    @property
+    def scored(self) -> tuple[SearchPoint, ...]:
+        """The complete and pruned trials that have a validation AUC (drawn at their score)."""
+        return tuple(p for p in self.points if p.valid_auc is not None and p.status in COUNTED)
+
+
+def search_curves(rows: Sequence[TrialResult], models: Sequence[str]) -> dict[str, SearchCurve]:
+    """Each model's search, in ``models`` order (a model without rows has no points).
+
+    Args:
+        rows: the run's rows (one dataset and protocol; filter older search spaces out first
+            if they should not show). Factor-study and repeat rows are left out here.
+        models: the models to draw, in legend order.
+    """
+    out: dict[str, SearchCurve] = {}
+    for model in models:
+        mine = [
+            r
+            for r in rows
+            if r.model == model and not r.factor_study and not r.repeat_of and r.status in DRAWN
+        ]
+        # Python's sort is stable: rows without a start time keep the table's order.
+        mine.sort(key=lambda r: r.started_at)
+        points = []
+        best: float | None = None
+        for number, row in enumerate(mine, start=1):
+            auc = row.valid_auc
+            if auc is not None and math.isnan(auc):
+                auc = None
+            if auc is not None and row.status in COUNTED:
+                best = auc if best is None else max(best, auc)
+            points.append(SearchPoint(number, row.status, auc, best))
+        out[model] = SearchCurve(model, tuple(points))
+    return out
+
+
+def y_limits(curves: Sequence[SearchCurve]) -> tuple[float, float]:
+    """The AUC axis: from a robust floor to just above the best trial.
+
+    The floor is the lowest score that is not a far outlier (Tukey's fence, the lower quartile
+    less 1.5 interquartile ranges), so one diverged trial at 0.5 does not squash the trials
+    that matter into a line; the trials below it are drawn on the floor.
+    """
+    values = np.array([p.valid_auc for c in curves for p in c.scored], dtype=float)
+    if values.size == 0:
+        raise ValueError("no model has a validation AUC to plot")
+    q1, q3 = np.quantile(values, [0.25, 0.75])
+    floor = max(float(values.min()), float(q1 - 1.5 * (q3 - q1)))
+    top = float(values.max())
+    pad = max(0.05 * (top - floor), 0.002)
+    return max(0.0, floor - pad), min(1.0, top + pad)
+
+
+def search_figure(curves: Sequence[SearchCurve], title: str) -> Figure:
+    """The plot of ``curves`` (models without a validation AUC are left out).
+
+    Each model has a colour: its complete trials are filled dots, pruned ones hollow, failed
+    ones (and any without a score) crosses on the floor, trials scored below the floor
+    triangles on it; its best so far is a
+    step line (the line's data is ``best_so_far``, from the model's first scored trial on).
+
+    Raises:
+        ValueError: no model has a validation AUC.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    shown = [c for c in curves if c.scored]
+    low, high = y_limits(shown)
+    fig = Figure(figsize=(10, 5.6), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    colours = [f"C{i % 10}" for i in range(len(shown))]
+    floor = low + 0.01 * (high - low)
+    for curve, colour in zip(shown, colours, strict=True):
+        steps = [(p.trial, p.best_so_far) for p in curve.points if p.best_so_far is not None]
+        ax.step(
+            [trial for trial, _ in steps],
+            [best for _, best in steps],
+            where="post",
+            color=colour,
+            linewidth=2.2,
+            label=f"{curve.model} ({curve.best:.4f})" if curve.best is not None else curve.model,
+            gid=f"best:{curve.model}",
+            zorder=3,
+        )
+        for status, marker, face in (("complete", "o", colour), ("pruned", "o", "none")):
+            above = [
+                (p.trial, p.valid_auc)
+                for p in curve.scored
+                if p.status == status and p.valid_auc is not None and p.valid_auc >= low
+            ]
+            ax.scatter(
+                [trial for trial, _ in above],
+                [auc for _, auc in above],
+                marker=marker,
+                s=22,
+                facecolors=face,
+                edgecolors=colour,
+                linewidths=1.0,
+                alpha=0.75,
+                zorder=2,
+            )
+        scored = {p.trial for p in curve.scored}
+        below = [p for p in curve.scored if p.valid_auc is not None and p.valid_auc < low]
+        failed = [p for p in curve.points if p.trial not in scored]
+        for points, marker in ((below, "v"), (failed, "x")):
+            if points:
+                ax.scatter(
+                    [p.trial for p in points],
+                    [floor] * len(points),
+                    marker=marker,
+                    s=30,
+                    color=colour,
+                    linewidths=1.2,
+                    zorder=2,
+                    clip_on=False,
+                )
+    ax.set_ylim(low, high)
+    ax.set_xlim(0.5, max(len(c.points) for c in shown) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial (each model's search trials, in the order they started)")
+    ax.set_ylabel("validation AUC (first task)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    grey = "0.35"
+    kinds = [
+        Line2D([], [], color=grey, marker="o", linestyle="", label="complete trial"),
+        Line2D([], [], color=grey, marker="o", markerfacecolor="none", linestyle="",
+               label="pruned trial"),
+        Line2D([], [], color=grey, marker="x", linestyle="", label="failed trial"),
+        Line2D([], [], color=grey, marker="v", linestyle="", label="scored below the axis"),
+        Line2D([], [], color=grey, linewidth=2.2, drawstyle="steps-post", label="best so far"),
+    ]  # fmt: skip
+    # Beside the axes, not on them: the points of any corner may be the ones that matter.
+    fig.legend(loc="outside right upper", title="model: best so far", fontsize="small")
+    fig.legend(handles=kinds, loc="outside right lower", fontsize="small")
+    return fig
+
+
+def plot_search(
+    rows: Sequence[TrialResult], models: Sequence[str], path: Path, title: str
+) -> Path | None:
+    """Writes the plot of the search to ``path`` (a PNG, written whole or not at all).
+
+    Returns:
+        ``path``, or None (nothing written) when no model has a validation AUC.
+    """
+    curves = search_curves(rows, models)
+    if not any(c.scored for c in curves.values()):
+        return None
+    fig = search_figure(list(curves.values()), title)
+
+    def write(f: IO[bytes]) -> None:
+        fig.savefig(f, format="png")
+
+    return replace_atomically(path, write)

@@ -1,0 +1,74 @@
+"""One leaderboard from one dataset's trial rows: the summaries, the plot beside it, the page.
+
+Both writers use it: ``harness run`` after every model (`harness.pipeline.write_leaderboard`)
+and ``harness leaderboard`` when it rebuilds a board from results tables
+(`harness.leaderboard.rebuild`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.leaderboard.markdown import RunInfo, render, write_atomic
+from harness.leaderboard.plots import plot_search
+from harness.leaderboard.summary import ModelSummary, StudySummary, summarize, summarize_studies
+from harness.results.table import TrialResult
+from harness.studies.files import StudyFile
+
+__all__ = ["Board", "publish"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """What one leaderboard is made of.
+
+    Attributes:
+        info: the header's facts.
+        rows: every trial on the board's data (one data identity).
+        models: model -> (``"gbdt"`` or ``"neural"``, its current search-space fingerprint).
+        wall_seconds: model -> tuning wall time.
+        asked: trials per model asked (0: not known).
+        run_dir: the folder holding the repeats' test labels and predictions (None: no
+            bootstrap).
+        study_files: study name -> its file (descriptions and arm settings).
+    """
+
+    info: RunInfo
+    rows: Sequence[TrialResult]
+    models: Mapping[str, tuple[str, str]]
+    wall_seconds: Mapping[str, float] = field(default_factory=dict)
+    asked: int = 0
+    run_dir: Path | None = None
+    study_files: Mapping[str, StudyFile] = field(default_factory=dict)
+
+
+def publish(
+    board: Board, leaderboard: Path, plot: Path
+) -> tuple[list[ModelSummary], list[StudySummary]]:
+    """Writes the markdown at ``leaderboard`` and the plot of the search at ``plot`` (beside it;
+    none when no trial has a validation AUC yet); returns what the page shows."""
+    summaries = summarize(
+        board.rows, board.models, board.wall_seconds, asked=board.asked, run_dir=board.run_dir
+    )
+    studies = summarize_studies(board.rows, board.study_files)
+    current = [
+        r
+        for r in board.rows
+        if r.model in board.models
+        and (not board.models[r.model][1] or r.space_fingerprint == board.models[r.model][1])
+    ]
+    png = plot_search(current, [s.model for s in summaries], plot, title=board.info.title)
+    link = "" if png is None else _relative(png, leaderboard.parent)
+    info = dataclasses.replace(board.info, plot=link)
+    write_atomic(leaderboard, render(info, summaries, studies))
+    return summaries, studies
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return str(path.resolve())
