@@ -322,6 +322,15 @@ class StudyBooks:
         return [ray_id for book in self.books for ray_id in book.open_ids()]
 
 
+def _study_context(study: optuna.Study) -> str | None:
+    """The row context any trial of ``study`` carries (None: no harness trial)."""
+    for t in study.get_trials(deepcopy=False):
+        context = t.user_attrs.get("row_context")
+        if isinstance(context, str):
+            return context
+    return None
+
+
 def close_stale_trials(
     storage: optuna.storages.BaseStorage,
     write: Callable[[list[TrialResult]], object],
@@ -366,9 +375,12 @@ def close_stale_trials(
                     study.tell(trial, state=_STATES[status])
                 continue
             study.tell(trial, state=TrialState.FAIL)
-            if "row_context" not in attrs:
+            # A run killed between asking a trial and labelling it left it bare: every trial
+            # of a study shares its row context, so a sibling's serves.
+            context = attrs.get("row_context") or _study_context(study)
+            if context is None:
                 continue  # not asked by harness: nothing to write
-            ctx = RowContext(**_tuples(json.loads(attrs["row_context"])))
+            ctx = RowContext(**_tuples(json.loads(context)))
             start = frozen.datetime_start or datetime.now(UTC)
             curve = [
                 {"epoch": step, "valid_auc": value}

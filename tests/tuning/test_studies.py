@@ -87,6 +87,22 @@ def test_running_trials_of_a_killed_run_are_closed_with_rows(
     assert close_stale_trials(storage, written.extend) == 0  # nothing left running
 
 
+def test_a_trial_killed_before_it_was_labelled_gets_a_row_from_its_study(
+    lightgbm_space: SearchSpace, tmp_path: Path
+) -> None:
+    """kill -9 between Optuna's ask and the labels: the bare trial still gets its row."""
+    storage = open_storage(tmp_path / "s.sqlite3")
+    book = StudyBook(storage, lightgbm_space, _ctx(lightgbm_space), seed=0)
+    book.ask("done")
+    book.tell("done", "complete", 0.7)
+    bare = book.study.ask()  # no user attribute yet
+    written: list[TrialResult] = []
+    assert close_stale_trials(open_storage(tmp_path / "s.sqlite3"), written.extend) == 1
+    (row,) = written
+    assert row.status == "interrupted" and row.study_trial == bare.number
+    assert row.model == "lightgbm" and row.study == "unit/lightgbm" and row.trial_id == ""
+
+
 def test_reports_round_trip_through_a_ray_result() -> None:
     where = Placement("cuda", "0,1", 2.0, "")
     m = EpochMetrics(3, Metrics(0.71, 0.45), 0.5, 1.25, test=Metrics(0.7, 0.46), n_params=9)
