@@ -85,9 +85,12 @@ def _rows(out: Path) -> list[TrialResult]:
     return read_results(path) if path.exists() else []
 
 
-def _wait_for_rows(proc: subprocess.Popen[str], out: Path, n: int, timeout: float = 240) -> None:
+def _wait_for_rows(
+    proc: subprocess.Popen[str], out: Path, n: int, timeout: float = 240, status: str = ""
+) -> None:
+    """Until ``n`` rows are written (with ``status``, when given)."""
     end = time.monotonic() + timeout
-    while len(_rows(out)) < n:
+    while len([r for r in _rows(out) if r.status == status or not status]) < n:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < end, f"fewer than {n} rows after {timeout} s"
         time.sleep(0.3)
@@ -169,7 +172,8 @@ def test_one_ctrl_c_stops_the_whole_run_and_writes_the_leaderboard(
     proc = _start(
         out, spaces, home, "--models", "lightgbm,catboost", "--trials", "60", "--time-budget", "600"
     )
-    _wait_for_rows(proc, out, 2)
+    # A complete trial first (ASHA may prune the first ones): the board then ranks it.
+    _wait_for_rows(proc, out, 1, status="complete")
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
     sent = time.monotonic()
     _, err = proc.communicate(timeout=60)

@@ -502,8 +502,8 @@ def _reading(info: RunInfo, rows: Sequence[ModelSummary]) -> list[str]:
             "AUC), over the seeds both completed. p: two-sided paired t-test over those seeds "
             f"(the same seed of both models is a pair); with {len(seeds)} seeds only large "
             "differences reach it. 95% CI: percentile bootstrap over the test rows"
-            + (f" ({' or '.join(map(str, resamples))} resamples" if resamples else " (")
-            + "; Poisson weights, the same resample for both models, AUC averaged over the "
+            + (f" ({' or '.join(map(str, resamples))} resamples; " if resamples else " (")
+            + "Poisson weights, the same resample for both models, AUC averaged over the "
             "seeds): the uncertainty of a finite test split. Significant: p < 0.05 and the "
             'interval excludes 0; "no" means these runs do not show a difference, not that '
             "there is none. "
