@@ -85,6 +85,7 @@ __all__ = [
     "available_models",
     "check_against_data",
     "check_optuna_storage",
+    "checked_paths",
     "close_stale",
     "find_model",
     "load_cached",
@@ -340,10 +341,7 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
     suite, card = suite_and_card(opts)
     spaces = load_models(opts.models or suite.models, search_space_dirs(opts.search_spaces))
     source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
-    paths = RunPaths.of(opts.out, suite.name, synthetic=source.files is None)
-    check_writable(paths.run_dir.parent, paths.leaderboard.parent)
-    check_storage_path(opts.storage_path)
-    check_optuna_storage(opts.optuna_storage)
+    paths = checked_paths(opts, suite, source)
     with RunLock(paths):
         earlier = open_run(paths, opts, console)
         dataset = prepare_data(card, suite, opts, source, console)
@@ -354,6 +352,20 @@ def run_suite(opts: RunOptions, console: Console) -> RunOutcome:
                 spaces, checked = _fitting_defaults(spaces, dataset, console)
         console.print(f"search spaces: {checked} corner configurations fit the dataset")
         return _tune_suite(opts, suite, card, dataset, spaces, paths, earlier, console)
+
+
+def checked_paths(opts: RunOptions, suite: Suite, source: DataSource) -> RunPaths:
+    """The run's folders, each output checked writable (and the Optuna storage reachable)
+    before any data is read.
+
+    Raises:
+        HarnessError: an output that cannot be written, or a storage that cannot be opened.
+    """
+    paths = RunPaths.of(opts.out, suite.name, synthetic=source.files is None)
+    check_writable(paths.run_dir.parent, paths.leaderboard.parent)
+    check_storage_path(opts.storage_path)
+    check_optuna_storage(opts.optuna_storage)
+    return paths
 
 
 def open_run(paths: RunPaths, opts: RunOptions, console: Console) -> RunState | None:
@@ -419,11 +431,12 @@ def _tune_suite(
     )
     done = _trials_done(paths, dataset_id)
     seeds = repeat_seeds(opts.seed, opts.seeds)
+    recorded = read_results(paths.results) if paths.results.exists() else []
     pending = [
         (
             s,
             trials - done.get((s.name, s.fingerprint), 0),
-            _repeats_left(paths, dataset_id, s, seeds),
+            _repeats_left(recorded, dataset_id, s, seeds),
         )
         for s in spaces
     ]
@@ -665,18 +678,11 @@ def trial_gpus(opts: RunOptions, cluster_gpus: float) -> float:
 
 
 def _repeats_left(
-    paths: RunPaths, dataset_id: str, space: SearchSpace, seeds: tuple[int, ...]
+    rows: Sequence[TrialResult], dataset_id: str, space: SearchSpace, seeds: tuple[int, ...]
 ) -> int:
     """Repeat seeds the model's best trial so far still needs (0 before its search)."""
-    if not seeds or not paths.results.exists():
-        return 0
     plan = plan_repeat(
-        read_results(paths.results),
-        dataset=dataset_id,
-        model=space.name,
-        fingerprint=space.fingerprint,
-        seeds=seeds,
-        results=str(paths.results),
+        rows, dataset=dataset_id, model=space.name, fingerprint=space.fingerprint, seeds=seeds
     )
     return 0 if plan is None else len(plan.pending)
 

@@ -34,7 +34,7 @@ from harness.leaderboard.summary import StudySummary
 from harness.pipeline import (
     RunOptions,
     RunOutcome,
-    check_optuna_storage,
+    checked_paths,
     close_stale,
     load_cached,
     load_models,
@@ -49,7 +49,7 @@ from harness.pipeline import (
     write_leaderboard,
 )
 from harness.results.table import TrialResult, is_search_trial, read_results
-from harness.run_folder import RunLock, RunPaths, RunState, check_storage_path, check_writable
+from harness.run_folder import RunLock, RunPaths, RunState
 from harness.studies.arms import ArmPlan, arm_space, check_arm, pending_seeds
 from harness.studies.base import StudyBase, choose_base
 from harness.studies.files import StudyFile, load_studies, study_dirs
@@ -73,10 +73,7 @@ def run_studies(opts: RunOptions, console: Console) -> RunOutcome:
     model_dirs = search_space_dirs(opts.search_spaces)
     preset = _preset(opts.models, model_dirs)
     source = resolve_data(card, opts.data, valid=opts.valid, test=opts.test)
-    paths = RunPaths.of(opts.out, suite.name, synthetic=source.files is None)
-    check_writable(paths.run_dir.parent, paths.leaderboard.parent)
-    check_storage_path(opts.storage_path)
-    check_optuna_storage(opts.optuna_storage)
+    paths = checked_paths(opts, suite, source)
     with RunLock(paths):
         earlier = open_run(paths, opts, console)
         dataset = prepare_data(card, suite, opts, source, console)
