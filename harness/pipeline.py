@@ -16,20 +16,23 @@ stops the run (see `harness.tuning.stop`) and exits 130 after writing the leader
 uses the helpers here): the same folder, lock, data and leaderboard; a study's trials are an
 addition to the run in the folder.
 
-The time budget is shared by the models in turn: each gets what is left divided by the models
-left (time one model leaves unused goes to the next ones). No trial starts in the last fifth of
-a model's share, and a trial still running at its end stops at its next epoch end, keeping the
-scores of its best epoch so far, so no model eats into another's share.
+The time budget is shared by the models' searches in turn, then by the repeat seeds of each
+model's best (`harness.repeats` says how much each gets): each search gets what is left, less
+the time kept for the repeats, divided by the models left (time one model leaves unused goes to
+the next ones). No trial starts in the last fifth of a window, and a trial still running at its
+end stops at its next epoch end, keeping the scores of its best epoch so far, so no model eats
+into another's share.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,7 +60,17 @@ from harness.leaderboard.publish import Board, publish
 from harness.leaderboard.references import applicable_references
 from harness.leaderboard.summary import ModelSummary, StudySummary
 from harness.paths import cache_root, downloads_dir, first_in, lookup_folders, names_in
-from harness.repeats import REPEAT_SHARE, TEST_LABELS, plan_repeat, repeat_seeds
+from harness.repeats import (
+    REPEAT_SHARE,
+    TEST_LABELS,
+    RepeatCost,
+    RepeatPlan,
+    plan_repeat,
+    repeat_order,
+    repeat_seeds,
+    repeat_window,
+    search_window,
+)
 from harness.results.table import TrialResult, append_results, is_search_trial, read_results
 from harness.run_folder import (
     RunLock,
@@ -69,10 +82,12 @@ from harness.run_folder import (
 )
 from harness.studies.files import study_dirs, study_files_of
 from harness.suites import Suite, get_suite, suite_for_card
+from harness.tuning.resources import plan_resources
 from harness.tuning.space import SearchSpace, load_search_space
 from harness.urls import masked_url
 
 if TYPE_CHECKING:
+    from harness.tuning.stop import StopRequest
     from harness.tuning.tuner import TuneOptions
 
 __all__ = [
@@ -407,7 +422,7 @@ def _tune_suite(
     console: Console,
 ) -> RunOutcome:
     from harness.tuning.stop import StopRequest  # these import ray
-    from harness.tuning.tuner import ArmTrials, plan_resources, ray_session, tune_arms, tune_model
+    from harness.tuning.tuner import ray_session
 
     dataset_id = same_data(paths, dataset, earlier)
     trials = opts.trials or suite.trials
@@ -475,86 +490,19 @@ def _tune_suite(
                     num_samples=1,
                     gpus_explicit=True,
                 )
-            deadline = time.monotonic() + budget_left
-            for i, (space, n, _) in enumerate(pending):
-                share = (deadline - time.monotonic()) / (len(pending) - i)
-                if stop.requested or share < MIN_SHARE_S:
-                    if not stop.requested:
-                        console.print(f"[yellow]time budget spent: {space.name} not tuned[/]")
-                    continue
-                family = get_family(space.family)
-                t0 = time.monotonic()
-                share_end = t0 + share
-
-                def spent_so_far(
-                    _row: TrialResult,
-                    base: RunState = state,
-                    model: str = space.name,
-                    t0: float = t0,
-                ) -> None:
-                    # After every trial: a killed run loses at most one trial's time.
-                    base.spent(model, time.monotonic() - t0).save(paths.state)
-
-                model_gpus = gpus if family.kind == "neural" else 0.0
-                try:
-                    if n > 0:
-                        search = share * (1 - REPEAT_SHARE) if seeds else share
-                        this_run += tune_model(
-                            space,
-                            dataset,
-                            tune_options(
-                                opts,
-                                paths,
-                                dataset_id,
-                                model_gpus,
-                                search,
-                                num_samples=n,
-                                grace_period=_GRACE_EPOCHS[family.kind],
-                            ),
-                            load_dataset=load_cached,
-                            console=console,
-                            stop=stop,
-                            on_row=spent_so_far,
-                        )
-                    plan = plan_repeat(
-                        read_results(paths.results) if paths.results.exists() else [],
-                        dataset=dataset_id,
-                        model=space.name,
-                        fingerprint=space.fingerprint,
-                        seeds=seeds,
-                        results=str(paths.results),
-                    )
-                    left = share_end - time.monotonic()
-                    if plan is not None and plan.pending and not stop.requested:
-                        if left < MIN_SHARE_S:
-                            console.print(
-                                f"[yellow]{space.name}: no time left in its share for its "
-                                f"{len(plan.pending)} repeat seeds[/]"
-                            )
-                        else:
-                            this_run += tune_arms(
-                                [ArmTrials(plan.space, None, plan.pending, repeat_of=plan.key)],
-                                dataset,
-                                tune_options(
-                                    opts,
-                                    paths,
-                                    dataset_id,
-                                    model_gpus,
-                                    left,
-                                    predictions_dir=paths.predictions,
-                                ),
-                                load_dataset=load_cached,
-                                console=console,
-                                stop=stop,
-                                on_row=spent_so_far,
-                                label=f"{space.name} seeds",
-                            )
-                finally:
-                    state = state.spent(space.name, time.monotonic() - t0)
-                    state.save(paths.state)
-                    summaries, _ = write_leaderboard(
-                        paths, info, spaces, state, stop.requested, study_folders=study_folders
-                    )
+            stages = _Stages(
+                opts, paths, dataset_id, dataset, spaces, info, state, console, stop,
+                gpus=gpus, cluster={"CPU": cluster.cpus, "GPU": cluster.gpus},
+                deadline=time.monotonic() + budget_left, seeds=seeds,
+                study_folders=study_folders,
+            )  # fmt: skip
+            try:
+                stages.search([(s, n) for s, n, _ in pending if n > 0])
+                if seeds and not stop.requested:
+                    stages.repeat([s for s, _, _ in pending])
+            finally:
+                state, summaries = stages.state, stages.summaries
+                this_run += stages.recorded
         outcome = "interrupted" if stop.requested else "finished"
     except KeyboardInterrupt:
         outcome = "interrupted"
@@ -575,6 +523,172 @@ def _tune_suite(
             signum=stop.signum or signal.SIGINT,
         )
     return RunOutcome(paths, dataset, tuple(summaries), tuple(this_run))
+
+
+class _Stages:
+    """The two stages of a search run within one deadline: each model's search in turn, then
+    the repeats of each model's best (`harness.repeats` says how the time is shared).
+
+    Every model's time is added to the run state after each trial and when it ends, and the
+    leaderboard is rewritten after each model, so an interrupted run keeps what it finished.
+    """
+
+    def __init__(
+        self,
+        opts: RunOptions,
+        paths: RunPaths,
+        dataset_id: str,
+        dataset: EncodedDataset,
+        spaces: Sequence[SearchSpace],
+        info: RunInfo,
+        state: RunState,
+        console: Console,
+        stop: StopRequest,
+        *,
+        gpus: float,
+        cluster: dict[str, float],
+        deadline: float,
+        seeds: tuple[int, ...],
+        study_folders: Sequence[Path],
+    ) -> None:
+        self.opts, self.paths, self.dataset_id, self.dataset = opts, paths, dataset_id, dataset
+        self.spaces, self.info, self.state, self.console, self.stop = (
+            spaces, info, state, console, stop
+        )  # fmt: skip
+        self.gpus, self.cluster, self.deadline, self.seeds = gpus, cluster, deadline, seeds
+        self.study_folders = study_folders
+        # The most of this invocation's time the searches leave for the repeats.
+        self.pool = REPEAT_SHARE * (deadline - time.monotonic()) if seeds else None
+        self.recorded: list[TrialResult] = []
+        self.summaries: list[ModelSummary] = []
+        # Repeats still needed by the models searched so far, and what they will take.
+        self.reserved: dict[str, tuple[RepeatPlan, RepeatCost]] = {}
+
+    def search(self, to_search: Sequence[tuple[SearchSpace, int]]) -> None:
+        """Each model's search in turn, ``n`` trials each, leaving time for the repeats."""
+        from harness.tuning.tuner import tune_model  # imports ray
+
+        for i, (space, n) in enumerate(to_search):
+            window = search_window(
+                self.deadline - time.monotonic(),
+                len(to_search) - i,
+                [cost.seconds(len(plan.pending)) for plan, cost in self.reserved.values()],
+                pool=self.pool,
+            )
+            if self.stop.requested:
+                return
+            if window < MIN_SHARE_S:
+                self.console.print(f"[yellow]time budget spent: {space.name} not tuned[/]")
+                continue
+            kind = get_family(space.family).kind
+            with self._timed(space.name) as on_row:
+                self.recorded += tune_model(
+                    space,
+                    self.dataset,
+                    self._options(space, window, num_samples=n, grace_period=_GRACE_EPOCHS[kind]),
+                    load_dataset=load_cached,
+                    console=self.console,
+                    stop=self.stop,
+                    on_row=on_row,
+                )
+            plan = self._plan(space, read_results(self.paths.results))
+            if plan is not None and plan.pending:
+                self.reserved[space.name] = (plan, self._cost(space, plan))
+
+    def repeat(self, spaces: Sequence[SearchSpace]) -> None:
+        """The repeat seeds every model still needs: the reference GBDT's first, each model its
+        measured need while the time allows, then the seeds that fit."""
+        from harness.tuning.tuner import ArmTrials, tune_arms  # imports ray
+
+        rows = read_results(self.paths.results) if self.paths.results.exists() else []
+        plans = {s.name: p for s in spaces if (p := self._plan(s, rows)) and p.pending}
+        by_name = {s.name: s for s in spaces}
+        gbdts = {s.name for s in spaces if get_family(s.family).kind == "gbdt"}
+        order = repeat_order(list(plans.values()), gbdts)
+        costs = {p.model: self._cost(by_name[p.model], p) for p in order}
+        for i, plan in enumerate(order):
+            if self.stop.requested:
+                return
+            cost, wanted = costs[plan.model], len(plan.pending)
+            left = self.deadline - time.monotonic()
+            later = sum(costs[p.model].seconds(len(p.pending)) for p in order[i + 1 :])
+            n, window = repeat_window(cost, wanted, left, later)
+            if n == 0 or window < MIN_SHARE_S:
+                self.console.print(
+                    f"[yellow]{plan.model}: its {wanted} repeat seeds need about "
+                    f"{cost.seconds(wanted):.0f} s, {max(left, 0.0):.0f} s are left: not run (a "
+                    "larger --time-budget runs them)[/]"
+                )
+                continue
+            if n < wanted:
+                self.console.print(
+                    f"[yellow]{plan.model}: {n} of its {wanted} repeat seeds fit in the "
+                    f"{left:.0f} s left[/]"
+                )
+            with self._timed(plan.model) as on_row:
+                self.recorded += tune_arms(
+                    [ArmTrials(plan.space, None, plan.pending[:n], repeat_of=plan.key)],
+                    self.dataset,
+                    self._options(
+                        by_name[plan.model], window, predictions_dir=self.paths.predictions
+                    ),
+                    load_dataset=load_cached,
+                    console=self.console,
+                    stop=self.stop,
+                    on_row=on_row,
+                    label=f"{plan.model} seeds",
+                )
+
+    @contextlib.contextmanager
+    def _timed(self, model: str) -> Iterator[Callable[[TrialResult], None]]:
+        """Adds the model's time to the run state after every trial (a killed run loses at most
+        one trial's time) and at the end, then rewrites the leaderboard."""
+        t0 = time.monotonic()
+        base = self.state
+
+        def on_row(_row: TrialResult) -> None:
+            base.spent(model, time.monotonic() - t0).save(self.paths.state)
+
+        try:
+            yield on_row
+        finally:
+            self.state = self.state.spent(model, time.monotonic() - t0)
+            self.state.save(self.paths.state)
+            self.summaries, _ = write_leaderboard(
+                self.paths,
+                self.info,
+                self.spaces,
+                self.state,
+                self.stop.requested,
+                study_folders=self.study_folders,
+            )
+
+    def _plan(self, space: SearchSpace, rows: Sequence[TrialResult]) -> RepeatPlan | None:
+        return plan_repeat(
+            rows,
+            dataset=self.dataset_id,
+            model=space.name,
+            fingerprint=space.fingerprint,
+            seeds=self.seeds,
+            results=str(self.paths.results),
+        )
+
+    def _gpus(self, space: SearchSpace) -> float:
+        return self.gpus if get_family(space.family).kind == "neural" else 0.0
+
+    def _cost(self, space: SearchSpace, plan: RepeatPlan) -> RepeatCost:
+        resources = plan_resources(
+            self.cluster,
+            cpus_per_trial=self.opts.cpus_per_trial or 1,
+            gpus_per_trial=self._gpus(space),
+            num_samples=len(plan.pending),
+        )
+        return RepeatCost.of(plan.best, resources.max_concurrent_trials)
+
+    def _options(self, space: SearchSpace, window: float, **extra: Any) -> TuneOptions:
+        return tune_options(
+            self.opts, self.paths, self.dataset_id, self._gpus(space), window, **extra
+        )
 
 
 def same_data(paths: RunPaths, dataset: EncodedDataset, earlier: RunState | None) -> str:
