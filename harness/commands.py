@@ -157,6 +157,7 @@ def suites() -> int:
     from harness.models import BACKBONES, EMBEDDINGS, HEADS, INTERACTIONS, NUMERIC_ENCODINGS
     from harness.pipeline import available_models, find_model, search_space_dirs
     from harness.suites import SUITES
+    from harness.training.embeddings import EMBEDDING_OPTIMIZERS, EMBEDDING_SCHEDULES
     from harness.tuning.space import load_search_space
 
     table = Table(title="Suites", title_justify="left")
@@ -198,6 +199,8 @@ def suites() -> int:
         ("model.interaction", INTERACTIONS),
         ("model.backbone", BACKBONES),
         ("model.head", HEADS),
+        ("train.embeddings.optimizer", EMBEDDING_OPTIMIZERS),
+        ("train.embeddings.schedule", EMBEDDING_SCHEDULES),
     ):
         for kind, config in registry.items():
             parts.add_row(slot, kind, config.summary)

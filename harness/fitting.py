@@ -29,7 +29,9 @@ class EpochMetrics:
     that a stopped trial still reports it; ``embedding_params`` and ``embedding_bytes`` likewise
     (the categorical embeddings' share of it, `Ranker.embedding_footprint`). With ``test``
     come ``test_scores`` (the primary task's test predictions, row order) and
-    ``predict_seconds`` (the time scoring the test split took).
+    ``predict_seconds`` (the time scoring the test split took). ``evals`` are the validation
+    AUCs scored within the epoch when the fit asks for several per epoch, as (epochs trained,
+    AUC) pairs ending with this epoch's end (empty: once per epoch).
     """
 
     epoch: int
@@ -45,6 +47,7 @@ class EpochMetrics:
     embedding_bytes: int | None = None
     test_scores: np.ndarray | None = field(default=None, compare=False, repr=False)
     predict_seconds: float | None = None
+    evals: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class TrainContext:
     on_epoch: Callable[[EpochMetrics], None] = field(default=lambda _m: None, compare=False)
     show_progress: bool = False
     deadline: float | None = None
+    # Where the run keeps its teachers' scores of the training rows (distillation), if any.
+    teachers_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.threads < 1:

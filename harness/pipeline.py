@@ -82,6 +82,7 @@ from harness.run_folder import (
 )
 from harness.studies.files import study_dirs, study_files_of
 from harness.suites import Suite, get_suite, suite_for_card
+from harness.teachers import check_teachers, prepare_teachers, teachers_asked
 from harness.tuning.resources import plan_resources
 from harness.tuning.space import SearchSpace, load_search_space
 from harness.urls import masked_url
@@ -425,6 +426,13 @@ def _tune_suite(
     from harness.tuning.tuner import ray_session
 
     dataset_id = same_data(paths, dataset, earlier)
+    # Before the run starts: a teacher that neither the folder nor an earlier model can give.
+    check_teachers(
+        spaces,
+        read_results(paths.results) if paths.results.exists() else [],
+        dataset_id=dataset_id,
+        suite=suite.name,
+    )
     trials = opts.trials or suite.trials
     default_budget = suite.synthetic_time_budget_s if dataset.synthetic else suite.time_budget_s
     budget = opts.time_budget_s or default_budget
@@ -569,14 +577,15 @@ class _Stages:
         from harness.tuning.tuner import tune_model  # imports ray
 
         for i, (space, n) in enumerate(to_search):
+            if self.stop.requested:
+                return
+            self._teachers(space)  # before the window: a teacher's refit spends the time left
             window = search_window(
                 self.deadline - time.monotonic(),
                 len(to_search) - i,
                 [cost.seconds(len(plan.pending)) for plan, cost in self.reserved.values()],
                 pool=self.pool,
             )
-            if self.stop.requested:
-                return
             if window < MIN_SHARE_S:
                 self.console.print(f"[yellow]time budget spent: {space.name} not tuned[/]")
                 continue
@@ -609,6 +618,7 @@ class _Stages:
         for i, plan in enumerate(order):
             if self.stop.requested:
                 return
+            self._teachers(plan.space)
             cost, wanted = costs[plan.model], len(plan.pending)
             left = self.deadline - time.monotonic()
             later = sum(costs[p.model].seconds(len(p.pending)) for p in order[i + 1 :])
@@ -672,6 +682,21 @@ class _Stages:
             seeds=self.seeds,
             results=str(self.paths.results),
         )
+
+    def _teachers(self, space: SearchSpace) -> None:
+        """The scores of the teachers ``space`` distils from, computed once per run folder
+        before its trials launch (`harness.teachers`)."""
+        names = teachers_asked([space])
+        if names:
+            prepare_teachers(
+                names,
+                self.paths.teachers,
+                self.dataset,
+                read_results(self.paths.results) if self.paths.results.exists() else [],
+                dataset_id=self.dataset_id,
+                suite=self.info.suite,
+                console=self.console,
+            )
 
     def _gpus(self, space: SearchSpace) -> float:
         return self.gpus if get_family(space.family).kind == "neural" else 0.0
@@ -780,6 +805,7 @@ def tune_options(
         storage_url=opts.optuna_storage,
         ray_dir=opts.storage_path,
         gpus_explicit=opts.gpus_per_trial is not None,
+        teachers_dir=paths.teachers,
         **extra,
     )
 

@@ -1,8 +1,8 @@
 """A run's folder: where its outputs go, who is using it, and what earlier invocations did.
 
-``<out>/runs/<label>/`` holds the results table, the Optuna studies, Ray's trial folders and
+``<out>/runs/<label>/`` holds the results table, the Optuna studies, Ray's trial folders,
 ``run.json`` (the invocations, each with the machine and software it ran on, and the time each
-model has spent so far); the leaderboard is
+model has spent so far) and ``teachers/`` (distillation's teacher scores); the leaderboard is
 ``<out>/leaderboards/<label>.md``. ``RunLock`` lets one run at a time use the folder (a second
 one refuses in one line; the lock dies with its process, even on ``kill -9``). A folder that
 already holds results is continued with ``--resume`` or moved aside with ``--fresh``, never
@@ -68,6 +68,12 @@ class RunPaths:
     def predictions(self) -> Path:
         """The repeat stage's test predictions (``<trial id>.npy``) and ``TEST_LABELS``."""
         return self.run_dir / "predictions"
+
+    @property
+    def teachers(self) -> Path:
+        """Teachers' scores of the training rows for distillation (``<teacher>.npy`` and
+        ``<teacher>.json``, `harness.teachers`)."""
+        return self.run_dir / "teachers"
 
     @property
     def info(self) -> Path:

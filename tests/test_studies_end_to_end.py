@@ -2,9 +2,9 @@
 ../shared/data/criteo where present.
 
 Slow: each `harness run` starts a local Ray cluster. Kept small: 2,000 synthetic rows, a tiny
-DCN-v2 preset (one epoch, batches of 256), one search trial, every arm of every shipped study
-with two seeds in one invocation (one Ray run, trial processes reused). The studies are the
-shipped files as they are.
+DCN-v2 preset (one epoch where a study's `[all]` sets no more, batches of 256), one search
+trial, every arm of every shipped study with two seeds in one invocation (one Ray run, trial
+processes reused). The studies are the shipped files as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from harness.cli import main
+from harness.leaderboard.curves import points_per_epoch
+from harness.leaderboard.publish import curves_path
 from harness.results.table import TrialResult, read_results
 from harness.studies.files import StudyFile, load_study
 
@@ -56,7 +58,12 @@ def spaces(tmp_path: Path) -> tuple[Path, list[StudyFile]]:
     for path in sorted(SHIPPED.glob("*.toml")):  # the shipped files as they are
         shutil.copy(path, folder / "studies" / path.name)
         studies.append(load_study(folder / "studies" / path.name))
-    assert {s.name for s in studies} == {"numeric-encodings", "embedding-sizes", "hashing"}
+    assert {s.name for s in studies} == {
+        "numeric-encodings",
+        "embedding-sizes",
+        "hashing",
+        "one-epoch",
+    }
     return folder, studies
 
 
@@ -69,10 +76,11 @@ def _value_at(config: dict[str, Any], setting: str) -> tuple[Any, Any]:
     return node, tomllib.loads(f"v = {text}")["v"]
 
 
-def _check_study(study: StudyFile, rows: list[TrialResult], board: str, base: str) -> None:
+def _check_study(study: StudyFile, rows: list[TrialResult], board: Path, base: str) -> None:
     mine = [r for r in rows if r.factor_study == study.name]
     assert len(mine) == 2 * len(study.arms), study.name
-    section = board[board.index(f"## Study: {study.name}\n") :]
+    text = board.read_text()
+    section = text[text.index(f"## Study: {study.name}\n") :]
     section = section[: section.index("\n## ", 1) if "\n## " in section[1:] else len(section)]
     assert "| preset | `dcnv2` |" in section and base in section
     assert f"| factor | `{study.factor_text}`" in section
@@ -83,11 +91,21 @@ def _check_study(study: StudyFile, rows: list[TrialResult], board: str, base: st
         assert all(r.status == "complete" and r.model == "dcnv2" for r in trials), trials
         assert all(r.embedding_params and r.embedding_bytes for r in trials)
         assert len({r.space_fingerprint for r in trials}) == 1
-        for setting in arm.settings:  # the row's resolved config is the base with the arm
+        # The row's resolved config is the base with [all], then the arm.
+        for setting in (*study.shared_settings, *arm.settings):
             got, expected = _value_at(trials[0].config_dict, setting)
             assert got == expected, (study.name, arm.name, setting)
         line = next(line for line in section.splitlines() if line.startswith(f"| {arm.name} |"))
         assert "± " in line and " | 2 | " in line
+    if study.curves:  # several epochs, scored within each; the table and the plot beside
+        evals = study.shared.get("train", {}).get("evals_per_epoch", 1)
+        assert all(points_per_epoch(r) == evals for r in mine)
+        curves = section[section.index("### Learning curves") :]
+        for arm in study.arms:
+            line = next(line for line in curves.splitlines() if line.startswith(f"| {arm.name} |"))
+            assert line.endswith(" | 2 |") and line.count("±") == 5, line
+        png = curves_path(board, study.name)
+        assert png.read_bytes()[:4] == b"\x89PNG" and f"]({png.name})" in curves
 
 
 def test_every_shipped_study_after_a_search(
@@ -106,20 +124,21 @@ def test_every_shipped_study_after_a_search(
 
     # A study on a folder with a search is an addition: neither --resume nor --fresh.
     names = ",".join(s.name for s in studies)
-    study_run = [*common, "--study", names, "--seeds", "2", "--time-budget", "240"]
+    study_run = [*common, "--study", names, "--seeds", "2", "--time-budget", "600"]
     assert main(study_run) == 0
     printed = capsys.readouterr().out
     rows = read_results(out / "runs" / "criteo-synthetic" / "results.parquet")
-    board = (out / "leaderboards" / "criteo-synthetic.md").read_text()
+    board = out / "leaderboards" / "criteo-synthetic.md"
     base = f"the best dcnv2 trial by validation AUC in this run folder ({searched.valid_auc:.4f}"
     assert " ".join(base.split()[:4]) in " ".join(printed.split())
     for study in studies:
         _check_study(study, rows, board, base)
         assert f"Study {study.name}: dcnv2" in printed
     # The search's table still ranks the search's one trial, not the studies' trials.
-    line = next(line for line in board.splitlines() if line.startswith("| 1 | dcnv2 |"))
+    lines = board.read_text().splitlines()
+    line = next(line for line in lines if line.startswith("| 1 | dcnv2 |"))
     assert f"| {searched.valid_auc:.4f} | {searched.test_auc:.4f} |" in line
-    search = next(line for line in board.splitlines() if line.startswith("| dcnv2 | 1 of 1"))
+    search = next(line for line in lines if line.startswith("| dcnv2 | 1 of 1"))
     assert search.startswith("| dcnv2 | 1 of 1 (1/0/0) |")
 
     # Run again: every arm and seed is recorded, nothing runs (and no Ray starts).
@@ -139,10 +158,10 @@ def test_every_shipped_study_on_real_criteo_rows(
     out = tmp_path / "out"
     names = ",".join(s.name for s in studies)
     argv = ["run", "--suite", "criteo", "--data", str(data), "--study", names]
-    argv += ["--seeds", "2", "--time-budget", "300", "--quiet"]
+    argv += ["--seeds", "2", "--time-budget", "900", "--quiet"]
     assert main([*argv, "--out", str(out), "--search-spaces", str(folder)]) == 0
     rows = read_results(out / "runs" / "criteo" / "results.parquet")
-    board = (out / "leaderboards" / "criteo.md").read_text()
-    assert "Synthetic" not in board
+    board = out / "leaderboards" / "criteo.md"
+    assert "Synthetic" not in board.read_text()
     for study in studies:
         _check_study(study, rows, board, "dcnv2's defaults (dcnv2@")

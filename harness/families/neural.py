@@ -4,7 +4,9 @@ A preset is a search-space file (``search_spaces/dcnv2.toml``) that fills ``Neur
 ``model`` (a `RankerConfig`: tokenizer, interaction, backbone, head, topology) and ``train`` (a
 `TrainConfig`). ``NEURAL.fit`` seeds, builds the ranker from registered parts and trains it with
 ``harness.training.fit``; ``NEURAL.validate`` builds it on the ``meta`` device (no memory, no
-data) and runs one forward pass, so an impossible configuration fails before any trial.
+data) and runs one forward pass, so an impossible configuration fails before any trial. A config
+that distils through an auxiliary head (``[train.distill] auxiliary_head = true``) gets a ranker
+with one output more, which scoring never sees (`AuxiliaryOutput`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from harness.fitting import EpochMetrics, FitResult, TrainContext
 from harness.models.inputs import FeatureInputs
 from harness.models.ranker import Ranker, RankerConfig
 from harness.training.config import TrainConfig
+from harness.training.distill import AuxiliaryOutput
 from harness.training.loop import fit
 
 __all__ = ["NEURAL", "NeuralConfig", "NeuralFamily", "build_ranker"]
@@ -38,8 +41,12 @@ class NeuralConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def build_ranker(config: NeuralConfig, data: EncodedDataset) -> Ranker:
+def build_ranker(config: NeuralConfig, data: EncodedDataset) -> Ranker | AuxiliaryOutput:
     """The ranker of ``config`` for ``data``'s schema (seed torch first for fixed weights).
+
+    With distillation through an auxiliary head (``config.train.distill``) the ranker is built
+    with one output more than the tasks and wrapped in `AuxiliaryOutput`, whose eval mode
+    returns the tasks' outputs only.
 
     Args:
         config: the trial's config.
@@ -55,7 +62,10 @@ def build_ranker(config: NeuralConfig, data: EncodedDataset) -> Ranker:
             f"train.task_weights has {len(weights)} weights but the data has "
             f"{len(schema.labels)} tasks ({', '.join(schema.labels)})"
         )
-    return config.model.build(FeatureInputs.of(data), len(schema.labels))
+    tasks = len(schema.labels)
+    extra = config.train.distill.extra_outputs
+    ranker = config.model.build(FeatureInputs.of(data), tasks + extra)
+    return AuxiliaryOutput(ranker, tasks) if extra else ranker
 
 
 class NeuralFamily:
@@ -92,10 +102,14 @@ class NeuralFamily:
     def validate(self, config: NeuralConfig, data: EncodedDataset) -> None:
         """Builds the ranker on the ``meta`` device and runs a forward pass of two rows.
 
+        The forward pass runs in training mode: with an auxiliary head (distillation) it gives
+        the tasks' logits and the teacher's.
+
         Raises:
             ValueError: the configuration is impossible for this dataset (a rank above the
                 input width, token interactions without tokens, mismatched task weights, ...).
         """
+        outputs = len(data.schema.labels) + config.train.distill.extra_outputs
         with torch.device("meta"):
             model = build_ranker(config, data)
             x_num = torch.zeros(2, data.schema.n_num)
@@ -104,8 +118,11 @@ class NeuralFamily:
                 logits = model(x_num, x_cat)
             except (RuntimeError, ValueError) as e:
                 raise ValueError(f"the ranker's forward pass fails: {e}") from None
-        if tuple(logits.shape) != (2, len(data.schema.labels)):
-            raise ValueError(f"logits of shape {tuple(logits.shape)}, expected (B, tasks)")
+        if tuple(logits.shape) != (2, outputs):
+            raise ValueError(
+                f"logits of shape {tuple(logits.shape)}, expected (B, {outputs}) (the tasks, and "
+                "the teacher's with an auxiliary head)"
+            )
 
 
 NEURAL = NeuralFamily()

@@ -1,4 +1,5 @@
-"""The leaderboard as rich tables, printed at the end of a run: the models, and each study."""
+"""The leaderboard as rich tables, printed at the end of a run: the models, each study, and
+a study's learning curves."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from harness.leaderboard.markdown import (
+    CURVES_READING,
     READING_A_STUDY,
     format_bytes,
     format_mean_std,
@@ -16,7 +18,7 @@ from harness.leaderboard.markdown import (
 )
 from harness.leaderboard.summary import ModelSummary, StudySummary
 
-__all__ = ["leaderboard_table", "study_table"]
+__all__ = ["curves_table", "leaderboard_table", "study_table"]
 
 
 def _f(v: float | None, fmt: str = ".4f") -> str:
@@ -87,5 +89,29 @@ def study_table(s: StudySummary) -> Table:
             format_params(a.embedding_params),
             format_bytes(a.embedding_bytes),
             "—" if a.train_seconds is None else f"{a.train_seconds:.1f}",
+        )
+    return table
+
+
+def curves_table(s: StudySummary) -> Table:
+    """A study's learning curves as its section shows them (empty when it shows none)."""
+    table = Table(
+        title=f"Study {s.study}: learning curves",
+        title_justify="left",
+        caption=CURVES_READING,
+        caption_justify="left",
+    )
+    for name in ("arm", "best at", "best valid AUC", "valid AUC at end", "drop", "test AUC"):
+        table.add_column(name, justify="left" if name == "arm" else "right", no_wrap=name == "arm")
+    table.add_column("seeds", justify="right")
+    for c in s.curves:
+        table.add_row(
+            c.arm,
+            format_mean_std(c.best_at, 2),
+            format_mean_std(c.best_auc),
+            format_mean_std(c.end_auc),
+            format_mean_std(c.drop),
+            format_mean_std(c.test_auc),
+            str(len(c.seeds)),
         )
     return table

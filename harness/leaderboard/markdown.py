@@ -12,13 +12,16 @@ from typing import Any
 from harness.atomic import write_text_atomic
 from harness.data.card import Reference
 from harness.environment import Environment
+from harness.leaderboard.curves import ArmCurves
 from harness.leaderboard.references import reference_note
 from harness.leaderboard.summary import ArmSummary, MeanStd, ModelSummary, StudySummary
 from harness.results.table import TrialResult
 
 __all__ = [
+    "CURVES_READING",
     "READING_A_STUDY",
     "RunInfo",
+    "curves_section",
     "format_bytes",
     "format_count",
     "format_mean_std",
@@ -31,6 +34,14 @@ __all__ = [
     "write_atomic",
 ]
 
+CURVES_READING = (
+    "Each column is mean ± std over the seeds that completed. A point is one validation score "
+    "(first task) during training, placed at the epochs trained (1.25: a quarter into epoch 2). "
+    "Best at: the position of a seed's best point (the earliest of equal ones); best valid AUC: "
+    "its AUC; at the end: the AUC of its last point (the end of its last epoch); drop: best "
+    "minus end per seed, above 0 when the model got worse after its best point; test AUC: at "
+    "the epoch end with the best validation AUC, whose weights the trial keeps."
+)
 READING_A_STUDY = (
     "Mean ± sample standard deviation over the seeds that completed (each seed trains the same "
     "configuration with its own initialisation and batch order); a difference between arms "
@@ -251,6 +262,10 @@ def study_section(s: StudySummary) -> list[str]:
         f"| factor | {f'`{s.factor}`' if s.factor else '(study file not found)'}: one arm per "
         "value, everything else as the base |",
         f"| seeds | {', '.join(map(str, seeds)) or '—'} |",
+    ]
+    if s.shared:
+        lines.append(f"| every arm | `{'`, `'.join(s.shared)}` (the study file's `[all]`) |")
+    lines += [
         "",
         "| arm | test AUC (mean ± std) | test logloss (mean ± std) | seeds | embedding params "
         "| embedding bytes | train s (mean) |",
@@ -264,6 +279,8 @@ def study_section(s: StudySummary) -> list[str]:
             f"{format_bytes(a.embedding_bytes)} | {train} |"
         )
     lines += ["", f"{READING_A_STUDY} Best mean test AUC first."]
+    if s.curves:
+        lines += ["", *curves_section(s)]
     settings = [(a.arm, a.settings) for a in s.arms if a.settings]
     if settings:
         lines += ["", "What each arm sets:", ""]
@@ -275,6 +292,44 @@ def study_section(s: StudySummary) -> list[str]:
             "are in the results table, not shown.",
         ]
     return [*lines, ""]
+
+
+def curves_section(s: StudySummary) -> list[str]:
+    """A study's learning curves: per arm, where the validation AUC peaked, where it ended, the
+    drop between them and the test AUC (each mean ± std over seeds), how the points were taken,
+    and the plot (when written)."""
+    lines = [
+        "### Learning curves",
+        "",
+        "| arm | best at (epochs) | best valid AUC | valid AUC at the end | drop (best − end) "
+        "| test AUC | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in s.curves:
+        lines.append(
+            f"| {c.arm} | {format_mean_std(c.best_at, 2)} | {format_mean_std(c.best_auc)} | "
+            f"{format_mean_std(c.end_auc)} | {format_mean_std(c.drop)} | "
+            f"{format_mean_std(c.test_auc)} | {len(c.seeds)} |"
+        )
+    lines += ["", CURVES_READING + _scored(s.curves)]
+    if s.curves_plot:
+        lines += ["", f"![validation AUC during training, per arm]({s.curves_plot})"]
+    return lines
+
+
+def _scored(curves: Sequence[ArmCurves]) -> str:
+    """How often the curves' points were taken, as their trials recorded it."""
+    per_epoch = sorted({c.per_epoch for c in curves if c.seeds})
+    if not per_epoch:
+        return ""
+    if per_epoch == [1]:
+        return " Here the validation AUC was scored at each epoch's end."
+    times = " or ".join(map(str, per_epoch))
+    return (
+        f" Here the validation AUC was scored {times} times per epoch "
+        "(`train.evals_per_epoch`): after each equal share of an epoch's steps, the last at the "
+        "epoch's end."
+    )
 
 
 def render(

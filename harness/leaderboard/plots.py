@@ -1,4 +1,5 @@
-"""A picture of the search: each model's validation AUC trial by trial, and its best so far.
+"""Pictures beside the leaderboard: the search (each model's validation AUC trial by trial, and
+its best so far) and a factor study's learning curves.
 
 `search_curves` turns the results table's rows into plain numbers (one `SearchCurve` per model);
 `search_figure` draws them; `plot_search` writes the PNG beside the leaderboard::
@@ -6,6 +7,10 @@
     png = plot_search(rows, ["lightgbm", "dcnv2"], paths.plot, title="criteo, x4, 200 trials")
     if png is not None:
         ...  # link it from the leaderboard: ![search](criteo-search.png)
+
+`curves_figure` draws a study's arms' learning curves (`harness.leaderboard.curves`: the mean
+validation AUC over seeds against epochs trained, the seeds' range shaded, the epoch ends
+marked) and `plot_curves` writes them (``<board>-<study>-curves.png``).
 
 Only search trials are drawn (a factor study's arms and the repeat stage's seeds are not part
 of the search), in the order they started. The score is the first task's validation AUC, the
@@ -25,6 +30,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from harness.atomic import replace_atomically
+from harness.leaderboard.curves import ArmCurves
 from harness.results.table import TrialResult
 
 if TYPE_CHECKING:
@@ -33,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = [
     "SearchCurve",
     "SearchPoint",
+    "auc_limits",
+    "curves_figure",
+    "plot_curves",
     "plot_search",
     "search_curves",
     "search_figure",
@@ -117,9 +126,16 @@ def y_limits(curves: Sequence[SearchCurve]) -> tuple[float, float]:
     less 1.5 interquartile ranges), so one diverged trial at 0.5 does not squash the trials
     that matter into a line; the trials below it are drawn on the floor.
     """
-    values = np.array([p.valid_auc for c in curves for p in c.scored], dtype=float)
-    if values.size == 0:
+    values = [p.valid_auc for c in curves for p in c.scored if p.valid_auc is not None]
+    if not values:
         raise ValueError("no model has a validation AUC to plot")
+    return auc_limits(values)
+
+
+def auc_limits(aucs: Sequence[float]) -> tuple[float, float]:
+    """An AUC axis for ``aucs`` (at least one): from the lowest value that is not a far outlier
+    (Tukey's fence) to just above the highest (see `y_limits`)."""
+    values = np.asarray(aucs, dtype=float)
     q1, q3 = np.quantile(values, [0.25, 0.75])
     floor = max(float(values.min()), float(q1 - 1.5 * (q3 - q1)))
     top = float(values.max())
@@ -226,6 +242,81 @@ def plot_search(
     if not any(c.scored for c in curves.values()):
         return None
     fig = search_figure(list(curves.values()), title)
+
+    def write(f: IO[bytes]) -> None:
+        fig.savefig(f, format="png")
+
+    return replace_atomically(path, write)
+
+
+def curves_figure(curves: Sequence[ArmCurves], title: str) -> Figure:
+    """The learning curves of a study's arms (arms with no scored point are left out).
+
+    One line per arm: its mean validation AUC over seeds at each position (epochs trained),
+    with the seeds' lowest and highest AUC shaded where several seeds were scored; dotted
+    vertical lines at the epoch ends, where a drop after epoch 1 shows. The AUC axis starts at
+    a robust floor (`auc_limits` of the mean points), so the first fraction of an epoch, far
+    below the rest, may leave the plot at its bottom.
+
+    Raises:
+        ValueError: no arm has a scored point.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MultipleLocator
+
+    shown = [c for c in curves if c.band]
+    if not shown:
+        raise ValueError("no arm has a validation AUC to plot")
+    low, high = auc_limits([p.mean for c in shown for p in c.band])
+    last = max(p.at for c in shown for p in c.band)
+    fig = Figure(figsize=(10, 5.6), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    for epoch in range(1, math.floor(last) + 1):
+        ax.axvline(epoch, color="0.5", linestyle=":", linewidth=1.0, gid=f"epoch:{epoch}")
+    for i, arm in enumerate(shown):
+        colour = f"C{i % 10}"
+        at = [p.at for p in arm.band]
+        ax.plot(
+            at,
+            [p.mean for p in arm.band],
+            color=colour,
+            linestyle="-" if i < 10 else "--",  # the 11th arm on reuses the colours
+            marker="o",
+            markersize=3,
+            linewidth=1.8,
+            label=arm.arm,
+            gid=f"curve:{arm.arm}",
+        )
+        if any(p.n > 1 for p in arm.band):
+            ax.fill_between(
+                at, [p.low for p in arm.band], [p.high for p in arm.band], color=colour, alpha=0.12
+            )
+    per_epoch = sorted({c.per_epoch for c in shown})
+    scored = (
+        "validation scored at each epoch's end"
+        if per_epoch == [1]
+        else f"validation scored {' or '.join(map(str, per_epoch))} times per epoch"
+    )
+    ax.set_ylim(low, high)
+    ax.set_xlim(0.0, last + 0.1)
+    ax.xaxis.set_major_locator(MultipleLocator(1.0))
+    ax.set_xlabel(f"epochs trained ({scored}; dotted lines: epoch ends)")
+    ax.set_ylabel("validation AUC (first task), mean over seeds")
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.legend(loc="outside right upper", title="arm (shaded: seeds' range)", fontsize="small")
+    return fig
+
+
+def plot_curves(curves: Sequence[ArmCurves], path: Path, title: str) -> Path | None:
+    """Writes the learning curves of a study's arms to ``path`` (a PNG, whole or not at all).
+
+    Returns:
+        ``path``, or None (nothing written) when no arm has a scored point.
+    """
+    if not any(c.band for c in curves):
+        return None
+    fig = curves_figure(curves, title)
 
     def write(f: IO[bytes]) -> None:
         fig.savefig(f, format="png")

@@ -1,4 +1,4 @@
-"""One leaderboard from one dataset's trial rows: the summaries, the plot beside it, the page.
+"""One leaderboard from one dataset's trial rows: the summaries, the plots beside it, the page.
 
 Both writers use it: ``harness run`` after every model (`harness.pipeline.write_leaderboard`)
 and ``harness leaderboard`` when it rebuilds a board from results tables
@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.leaderboard.markdown import RunInfo, render, write_atomic
-from harness.leaderboard.plots import plot_search
+from harness.leaderboard.plots import plot_curves, plot_search
 from harness.leaderboard.summary import ModelSummary, StudySummary, summarize, summarize_studies
 from harness.results.table import TrialResult
 from harness.studies.files import StudyFile
 
-__all__ = ["Board", "publish"]
+__all__ = ["Board", "curves_path", "publish"]
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,25 @@ class Board:
     study_files: Mapping[str, StudyFile] = field(default_factory=dict)
 
 
+def curves_path(leaderboard: Path, study: str) -> Path:
+    """Where a study's learning curves are drawn: ``<board stem>-<study>-curves.png`` beside the
+    leaderboard (as its search is ``<board stem>-search.png``)."""
+    return leaderboard.with_name(f"{leaderboard.stem}-{study}-curves.png")
+
+
 def publish(
     board: Board, leaderboard: Path, plot: Path
 ) -> tuple[list[ModelSummary], list[StudySummary]]:
-    """Writes the markdown at ``leaderboard`` and the plot of the search at ``plot`` (beside it;
-    none when no trial has a validation AUC yet); returns what the page shows."""
+    """Writes the markdown at ``leaderboard``, the plot of the search at ``plot`` (beside it;
+    none when no trial has a validation AUC yet) and, for each study whose section shows
+    learning curves, their plot at `curves_path`; returns what the page shows."""
     summaries = summarize(
         board.rows, board.models, board.wall_seconds, asked=board.asked, run_dir=board.run_dir
     )
-    studies = summarize_studies(board.rows, board.study_files)
+    studies = [
+        _with_curves_plot(s, leaderboard, board.info.title)
+        for s in summarize_studies(board.rows, board.study_files)
+    ]
     current = [
         r
         for r in board.rows
@@ -65,6 +75,19 @@ def publish(
     info = dataclasses.replace(board.info, plot=link)
     write_atomic(leaderboard, render(info, summaries, studies))
     return summaries, studies
+
+
+def _with_curves_plot(study: StudySummary, leaderboard: Path, title: str) -> StudySummary:
+    if not study.curves:
+        return study
+    png = plot_curves(
+        study.curves,
+        curves_path(leaderboard, study.study),
+        title=f"{title}: study {study.study}, validation AUC during training",
+    )
+    if png is None:
+        return study
+    return dataclasses.replace(study, curves_plot=_relative(png, leaderboard.parent))
 
 
 def _relative(path: Path, folder: Path) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.leaderboard.curves import ArmCurves, arm_curves, has_curves
 from harness.leaderboard.significance import (
     BootstrapInterval,
     PairedTest,
@@ -22,6 +23,7 @@ from harness.leaderboard.significance import (
     paired_t,
     significant,
 )
+from harness.leaderboard.stats import MeanStd, mean_std
 from harness.repeats import TEST_LABELS, repeat_key
 from harness.results.table import TrialResult, best_trial, is_search_trial
 from harness.studies.files import StudyFile
@@ -288,23 +290,6 @@ def summarize(
 
 
 @dataclass(frozen=True)
-class MeanStd:
-    """The mean of ``n`` values and their sample standard deviation (None for one value)."""
-
-    mean: float
-    std: float | None
-    n: int
-
-
-def mean_std(values: Sequence[float]) -> MeanStd | None:
-    """``MeanStd`` of the values (None when there are none)."""
-    if not values:
-        return None
-    std = statistics.stdev(values) if len(values) > 1 else None
-    return MeanStd(statistics.fmean(values), std, len(values))
-
-
-@dataclass(frozen=True)
 class ArmSummary:
     """One arm of a study: its scores over the seeds that completed, its size and its cost.
 
@@ -343,6 +328,12 @@ class StudySummary:
         arms: the arms, best mean test AUC first (arms with no complete trial last).
         hidden: trials of the study in the table with another base or an older version of
             an arm (not shown).
+        shared: what the study file's ``[all]`` sets for every arm (``dotted.key = value``).
+        curves: each arm's learning curves, in the order of ``arms``; empty when the section
+            shows none (the study file has no ``curves = true``; with the file not found, when
+            no trial scored validation several times per epoch).
+        curves_plot: the plot of the curves, relative to the leaderboard ("" for none; set by
+            `harness.leaderboard.publish`, which writes it).
     """
 
     study: str
@@ -352,6 +343,9 @@ class StudySummary:
     factor: str
     arms: tuple[ArmSummary, ...]
     hidden: int = 0
+    shared: tuple[str, ...] = ()
+    curves: tuple[ArmCurves, ...] = ()
+    curves_plot: str = ""
 
 
 def summarize_studies(
@@ -362,7 +356,9 @@ def summarize_studies(
     A study run again with another base (a better search trial, another preset) or an edited
     arm adds rows of other search spaces: the section shows the latest base (the base of the
     most recently started trial) and, per arm, its latest version; the others are counted in
-    ``hidden``. Interrupted trials are not counted.
+    ``hidden``. Interrupted trials are not counted. A study whose file says ``curves = true``
+    (or, with its file not found, whose trials scored validation several times per epoch) gets
+    its arms' learning curves over the same trials (`harness.leaderboard.curves`).
 
     Args:
         rows: trial rows of one dataset.
@@ -379,7 +375,8 @@ def summarize_studies(
         study_file = files.get(name)
         order = [a.name for a in study_file.arms] if study_file else []
         settings = {a.name: a.settings for a in study_file.arms} if study_file else {}
-        arms, shown = [], 0
+        show_curves = study_file.curves if study_file else has_curves(group)
+        arms, curves, shown = [], {}, 0
         # File order (ties in the ranking below keep it), then arms no longer in the file.
         for arm in sorted({r.arm for r in group}, key=lambda a: _position(a, order)):
             of_arm = [r for r in group if r.arm == arm]
@@ -387,6 +384,8 @@ def summarize_studies(
             version = [r for r in of_arm if r.space_fingerprint == newest.space_fingerprint]
             shown += len(version)
             arms.append(_arm_summary(arm, version, settings.get(arm, ())))
+            if show_curves:
+                curves[arm] = arm_curves(arm, version)
         arms.sort(key=lambda a: -a.test_auc.mean if a.test_auc else float("inf"))
         out.append(
             StudySummary(
@@ -397,6 +396,8 @@ def summarize_studies(
                 factor=study_file.factor_text if study_file else "",
                 arms=tuple(arms),
                 hidden=len(mine) - shown,
+                shared=study_file.shared_settings if study_file else (),
+                curves=tuple(curves[a.arm] for a in arms if a.arm in curves),
             )
         )
     return out

@@ -9,7 +9,7 @@ the leaderboard as mean ± std per arm. Not to be confused with Optuna's studies
 - `harness.studies.files`: loading and validating study files, where they are looked up;
 - `harness.studies.base`: choosing the base configuration;
 - `harness.studies.arms`: an arm merged into the base, as a constant search space, and the
-  seeds it still needs;
+  seeds it still needs (`harness.studies.trees`: the merge of config trees);
 - `harness.studies.runner`: ``harness run --study``, through the same tuner as a search
   (imported by `harness.pipeline` when asked for, not here: it imports the pipeline).
 """

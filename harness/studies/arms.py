@@ -1,17 +1,19 @@
 """An arm merged into the study's base: a constant search space, checked, and its seeds.
 
 The base configuration (`StudyBase`) as a config tree (`config_to_dict`) is merged with the
-arm's tree: the arm's values replace the base's, key by key, except that an arm's table naming a
-``kind`` (a part: ``[model.tokenizer.numeric] kind = "ple"``) replaces the base's table whole,
-so the part gets the arm's settings and its defaults for the rest, never the settings of the
-base's part. The result is a search space with no searched parameter (`space_from_mapping`),
-named after the preset: its fingerprint identifies the base and the arm, so a trial already
-recorded for one arm and seed is not run again while a changed base or arm runs anew.
+study's ``[all]`` table (when it has one), then with the arm's tree (`merge_tree`): the arm's
+values replace the base's, key by key, except that an arm's table naming a ``kind`` (a part:
+``[model.tokenizer.numeric] kind = "ple"``) replaces the base's table whole, so the part gets the
+arm's settings and its defaults for the rest, never the settings of the base's part. The
+result is a search space with no searched parameter (`space_from_mapping`), named after the
+preset: its fingerprint identifies the base, ``[all]`` and the arm, so a trial already recorded
+for one arm and seed is not run again while a changed base or arm runs anew (a study without
+``[all]`` merges nothing there: its fingerprints are those it had before ``[all]`` existed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ from harness.errors import HarnessError
 from harness.results.table import TrialResult
 from harness.studies.base import StudyBase
 from harness.studies.files import Arm, StudyFile
+from harness.studies.trees import merge_tree
 from harness.tuning.space import SearchSpace, config_to_dict, space_from_mapping
 
 __all__ = ["ArmPlan", "arm_space", "check_arm", "merge_tree", "pending_seeds"]
@@ -45,25 +48,13 @@ class ArmPlan:
     pending: tuple[int, ...]
 
 
-def merge_tree(base: Mapping[str, Any], arm: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``arm``'s values (see the module docstring); plain dicts and lists out."""
-    out = {k: _thaw(v) for k, v in base.items()}
-    for key, value in arm.items():
-        old = out.get(key)
-        if isinstance(value, Mapping) and isinstance(old, dict) and "kind" not in value:
-            out[key] = merge_tree(old, value)
-        else:
-            out[key] = _thaw(value)
-    return out
-
-
 def arm_space(study: StudyFile, arm: Arm, base: StudyBase) -> SearchSpace:
     """The base merged with ``arm`` as a constant search space named after the preset.
 
     Raises:
         HarnessError: the merged config is invalid, naming the study file and the arm.
     """
-    tree = merge_tree(config_to_dict(base.config), arm.tree)
+    tree = merge_tree(merge_tree(config_to_dict(base.config), study.shared), arm.tree)
     where = f"{study.path}: arm {arm.name!r}"
     space = space_from_mapping(
         {"family": base.family, **tree}, name=base.preset, where=where, family=base.family
@@ -107,11 +98,3 @@ def pending_seeds(
         and r.status != "interrupted"
     }
     return tuple(s for s in seeds if s not in done)
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thaw(v) for v in value]
-    return value

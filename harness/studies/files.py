@@ -14,9 +14,25 @@ A study file is read and edited by people, like a search-space file::
 
 Each arm sits at the nesting of a neural search-space file and sets only keys under the
 ``factor``; it is merged into the study's base configuration when the study runs
-(`harness.studies.arms`). Every mistake (an unknown key or kind, a searched value, a key outside
-the factor, invalid TOML) is a one-line `HarnessError` naming the file, the arm and the key,
-checked against the parts registered now: the file names no kinds of its own.
+(`harness.studies.arms`). Two optional top-level keys::
+
+    curves = true                               # the section shows learning curves
+
+    [all.train]                                 # what every arm shares, outside the factor
+    max_epochs = 4
+    patience = 4
+    evals_per_epoch = 4
+
+``[all]`` is a partial config tree like an arm's, constants only, with no key under the
+factor: it is merged into the base before each arm (base, then ``[all]``, then the arm), so the
+settings a study needs (more epochs, scores within each epoch) are stated once and are not the
+factor. ``curves = true`` adds the learning curves to the study's section: per arm the best
+point of the validation AUC, the AUC at the end and the drop between them, and a plot of the
+curves (`harness.leaderboard.curves`). It is a flag rather than derived from
+``train.evals_per_epoch``: one score per epoch is a curve too. Every mistake (an unknown key or
+kind, a searched value, a key outside the factor or, in ``[all]``, inside it, invalid TOML) is a
+one-line `HarnessError` naming the file, the arm (or ``[all]``) and the key, checked against the
+parts registered now: the file names no kinds of its own.
 
 Files are looked up like models: ``<--search-spaces>/studies`` when that option is given, then
 ``./search_spaces/studies`` (your own), then the shipped ones.
@@ -28,13 +44,14 @@ import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.paths import first_in, lookup_folders, names_in
+from harness.studies.trees import merge_tree
 from harness.tuning.space import space_from_mapping
 
 __all__ = [
@@ -51,7 +68,7 @@ __all__ = [
 
 # Studies vary the parts of a neural ranker: arms are checked against this family's config.
 STUDY_FAMILY = "neural"
-_KEYS = ("description", "factor", "arms")
+_KEYS = ("description", "factor", "curves", "all", "arms")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -71,6 +88,10 @@ class Arm:
     settings: tuple[str, ...]
 
 
+def _no_tree() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class StudyFile:
     """A validated study file.
@@ -81,6 +102,10 @@ class StudyFile:
         description: what the study asks, one line.
         factor: the dotted keys its arms may set (``model.tokenizer.numeric``).
         arms: the arms, in file order.
+        shared: the ``[all]`` table, merged into the base before each arm (read-only; empty:
+            none).
+        shared_settings: each value ``[all]`` sets, ``dotted.key = value``, in file order.
+        curves: whether the study's section shows learning curves (``curves = true``).
     """
 
     name: str
@@ -88,6 +113,9 @@ class StudyFile:
     description: str
     factor: tuple[str, ...]
     arms: tuple[Arm, ...]
+    shared: Mapping[str, Any] = field(default_factory=_no_tree)
+    shared_settings: tuple[str, ...] = ()
+    curves: bool = False
 
     def __post_init__(self) -> None:
         if not self.arms:
@@ -181,6 +209,10 @@ def load_study(path: str | Path) -> StudyFile:
     if not isinstance(description, str):
         raise HarnessError(f"{where}: description: must be a string, got {description!r}")
     factor = _factor(where, raw.get("factor"))
+    curves = raw.get("curves", False)
+    if not isinstance(curves, bool):
+        raise HarnessError(f"{where}: curves: must be true or false, got {curves!r}")
+    shared, shared_settings = _shared(where, raw.get("all", {}), factor)
     arms = raw.get("arms")
     if not isinstance(arms, dict) or not arms:
         raise HarnessError(
@@ -192,7 +224,10 @@ def load_study(path: str | Path) -> StudyFile:
         path=where,
         description=" ".join(description.split()),
         factor=factor,
-        arms=tuple(_arm(where, name, tree, factor) for name, tree in arms.items()),
+        arms=tuple(_arm(where, name, tree, factor, shared) for name, tree in arms.items()),
+        shared=_frozen(shared),
+        shared_settings=shared_settings,
+        curves=curves,
     )
 
 
@@ -209,7 +244,28 @@ def _factor(where: str, raw: Any) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _arm(where: str, name: str, tree: Any, factor: tuple[str, ...]) -> Arm:
+def _shared(
+    where: str, tree: Any, factor: tuple[str, ...]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The ``[all]`` table, checked like an arm, and what it sets (nothing under the factor)."""
+    at = f"{where}: [all]"
+    if not isinstance(tree, dict):
+        raise HarnessError(f"{at}: must be a table ([all.train] ...), got {tree!r}")
+    _check_tree(at, tree, name="all", what="[all]")
+    settings = []
+    for key, value in _leaves(tree):
+        if _in_factor(key, factor):
+            raise HarnessError(
+                f"{at}: {key}: inside the study's factor ({', '.join(factor)}); [all] holds what "
+                "every arm shares, the arms set the factor"
+            )
+        settings.append(f"{key} = {_show(value)}")
+    return tree, tuple(settings)
+
+
+def _arm(
+    where: str, name: str, tree: Any, factor: tuple[str, ...], shared: Mapping[str, Any]
+) -> Arm:
     at = f"{where}: arm {name!r}"
     if not _NAME.fullmatch(name):
         raise HarnessError(
@@ -218,28 +274,37 @@ def _arm(where: str, name: str, tree: Any, factor: tuple[str, ...]) -> Arm:
         )
     if not isinstance(tree, dict):
         raise HarnessError(f"{at}: must be a table ([arms.{name}...]), got {tree!r}")
-    for key in ("family", "description"):
-        if key in tree:
-            raise HarnessError(f"{at}: {key}: an arm sets config keys only (the preset is fixed)")
-    # The arm alone, over the config's defaults: unknown keys and kinds, values the config
-    # rejects, searched specs. Against the data, merged into the base, it is checked again.
-    space = space_from_mapping(
-        {"family": STUDY_FAMILY, **tree}, name=name, where=at, family=STUDY_FAMILY
-    )
-    if space.params:
-        raise HarnessError(
-            f"{at}: {space.params[0].name}: an arm holds constants only (a study compares its "
-            "arms; a search-space file searches)"
-        )
+    # The arm over [all] (the arm alone when there is none), over the config's defaults.
+    _check_tree(at, merge_tree(shared, tree) if shared else tree, name=name, what="an arm")
     settings = []
     for key, value in _leaves(tree):
-        if not any(key == f or key.startswith(f"{f}.") for f in factor):
+        if not _in_factor(key, factor):
             raise HarnessError(
                 f"{at}: {key}: outside the study's factor ({', '.join(factor)}); an arm changes "
                 "the factor only"
             )
         settings.append(f"{key} = {_show(value)}")
     return Arm(name=name, tree=_frozen(tree), settings=tuple(settings))
+
+
+def _check_tree(at: str, tree: Mapping[str, Any], *, name: str, what: str) -> None:
+    """Unknown keys and kinds, values the config rejects, searched specs, over the config's
+    defaults (against the data, merged into the base, an arm is checked again)."""
+    for key in ("family", "description"):
+        if key in tree:
+            raise HarnessError(f"{at}: {key}: {what} sets config keys only (the preset is fixed)")
+    space = space_from_mapping(
+        {"family": STUDY_FAMILY, **tree}, name=name, where=at, family=STUDY_FAMILY
+    )
+    if space.params:
+        raise HarnessError(
+            f"{at}: {space.params[0].name}: {what} holds constants only (a study compares its "
+            "arms; a search-space file searches)"
+        )
+
+
+def _in_factor(key: str, factor: tuple[str, ...]) -> bool:
+    return any(key == f or key.startswith(f"{f}.") for f in factor)
 
 
 def _leaves(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

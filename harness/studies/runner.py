@@ -29,7 +29,7 @@ from harness.data.schema import EncodedDataset
 from harness.data.sources import resolve_data
 from harness.errors import HarnessError, RunInterruptedError
 from harness.families.registry import FAMILIES, get_family
-from harness.leaderboard.console import study_table
+from harness.leaderboard.console import curves_table, study_table
 from harness.leaderboard.summary import StudySummary
 from harness.pipeline import (
     RunOptions,
@@ -54,6 +54,7 @@ from harness.studies.arms import ArmPlan, arm_space, check_arm, pending_seeds
 from harness.studies.base import StudyBase, choose_base
 from harness.studies.files import StudyFile, load_studies, study_dirs
 from harness.suites import Suite
+from harness.teachers import find_teacher, prepare_teachers, teachers_asked
 from harness.tuning.space import SearchSpace
 
 __all__ = ["run_studies"]
@@ -100,8 +101,41 @@ def run_studies(opts: RunOptions, console: Console) -> RunOutcome:
             f"studies: {len(plans)} arms fit the dataset; {sum(len(p.pending) for p in plans)} "
             f"trials to run ({len(seeds)} seeds per arm, those recorded already are kept)"
         )
+        plans = _with_teachers(plans, rows, dataset_id, suite.name, console)
+        prepare_teachers(
+            teachers_asked(p.space for p in plans if p.pending),
+            paths.teachers,
+            dataset,
+            rows,
+            dataset_id=dataset_id,
+            suite=suite.name,
+            console=console,
+        )
         searched = _searched_spaces(rows, dataset_id, model_dirs)
         return _run(opts, suite, card, dataset, paths, state, plans, searched, console)
+
+
+def _with_teachers(
+    plans: list[ArmPlan],
+    rows: Sequence[TrialResult],
+    dataset_id: str,
+    suite: str,
+    console: Console,
+) -> list[ArmPlan]:
+    """The arms whose distillation teacher this folder can give (every arm without one); each
+    other arm is left out with a line saying what to run first, and the study goes on."""
+    kept: list[ArmPlan] = []
+    for plan in plans:
+        try:
+            for name in teachers_asked([plan.space]):
+                find_teacher(name, rows, dataset_id=dataset_id, suite=suite)
+        except HarnessError as e:
+            console.print(
+                f"[yellow]{escape(plan.study.name)}/{escape(plan.arm.name)}: not run: {escape(str(e))}[/]"
+            )
+            continue
+        kept.append(plan)
+    return kept
 
 
 def _preset(models: tuple[str, ...] | None, folders: Sequence[Path]) -> SearchSpace | None:
@@ -255,6 +289,8 @@ def _run(
     shown: list[StudySummary] = [s for s in studies if s.study in names]
     for s in shown:
         console.print(study_table(s))
+        if s.curves:
+            console.print(curves_table(s))
     console.print(
         f"leaderboard: {escape(str(paths.leaderboard))}\nevery trial: {escape(str(paths.results))}"
     )

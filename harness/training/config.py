@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from harness.training.distill import DistillConfig
+from harness.training.embeddings.config import EmbeddingTraining
+from harness.training.loader import LOADER_MODES, LoaderMode
+from harness.training.pretrain import PretrainConfig
 
 __all__ = ["LoaderMode", "Precision", "TrainConfig"]
 
-LoaderMode = Literal["auto", "memory", "blocks"]
-_LOADER_MODES = ("auto", "memory", "blocks")
 Precision = Literal["auto", "fp32", "bf16"]
 _PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -22,7 +25,8 @@ class TrainConfig:
         max_epochs: passes over the training split at most.
         patience: epochs without a better validation AUC before stopping.
         learning_rate: Adam(W) learning rate of the dense parameters.
-        embedding_learning_rate: SparseAdam learning rate of the sparse embedding tables.
+        embedding_learning_rate: the learning rate of the ID tables' optimiser (unless
+            ``embeddings.optimizer.learning_rate`` sets its own).
         weight_decay: decoupled (AdamW) weight decay of the dense parameters only; SparseAdam
             has none, and decaying every row each step would make the update dense again.
         eval_batch_size: rows per forward pass when scoring validation and test.
@@ -40,6 +44,15 @@ class TrainConfig:
             ``"auto"`` turns bf16 on only where ``benchmarks/precision.py`` measured it faster
             at equal quality (`harness.training.precision.resolve_precision`); ``"fp32"``
             never.
+        evals_per_epoch: validation scores per epoch (1: at each epoch end): with more, the
+            curve also has points within each epoch (the one-epoch study's learning curves);
+            early stopping and the best weights still follow the epoch ends.
+        embeddings: how the ID tables train: their optimiser, a schedule (``reset``,
+            ``freeze``), L2 on the rows a batch used, max-norm, dropout (`EmbeddingTraining`).
+        pretrain: a contrastive stage on the ID embeddings before the ranker trains, which
+            then fine-tunes or freezes them (`PretrainConfig`; off by default).
+        distill: learn from a teacher's scores of the training rows as well as the labels
+            (`DistillConfig`; off by default).
     """
 
     batch_size: int = 4096
@@ -53,9 +66,14 @@ class TrainConfig:
     block_rows: int = 1 << 20
     task_weights: tuple[float, ...] = ()
     precision: Precision = "auto"
+    evals_per_epoch: int = 1
+    embeddings: EmbeddingTraining = field(default_factory=EmbeddingTraining)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "max_epochs", "patience", "eval_batch_size", "block_rows"):
+        positive = ("batch_size", "max_epochs", "patience", "eval_batch_size", "block_rows")
+        for name in (*positive, "evals_per_epoch"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
@@ -76,9 +94,9 @@ class TrainConfig:
             )
         if weights and not sum(weights) > 0:
             raise ValueError(f"TrainConfig.task_weights must not all be 0, got {weights!r}")
-        if self.loader not in _LOADER_MODES:
+        if self.loader not in LOADER_MODES:
             raise ValueError(
-                f"TrainConfig.loader must be one of {', '.join(_LOADER_MODES)}, got {self.loader!r}"
+                f"TrainConfig.loader must be one of {', '.join(LOADER_MODES)}, got {self.loader!r}"
             )
         if self.precision not in _PRECISIONS:
             raise ValueError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -20,9 +21,13 @@ from torch import Tensor
 
 from harness.data.schema import EncodedSplit
 from harness.models.batch import Batch
-from harness.training.config import LoaderMode
 
-__all__ = ["BatchLoader", "make_loader"]
+__all__ = ["LOADER_MODES", "BatchLoader", "LoaderMode", "make_loader"]
+
+# How a training split is read: ``memory`` shuffles all rows in RAM, ``blocks`` reads
+# contiguous blocks in shuffled order, ``auto`` picks ``blocks`` for a memory-mapped split.
+LoaderMode = Literal["auto", "memory", "blocks"]
+LOADER_MODES: tuple[LoaderMode, ...] = ("auto", "memory", "blocks")
 
 
 @dataclass(frozen=True)

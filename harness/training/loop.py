@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import Tensor, nn
 
@@ -26,13 +25,25 @@ from harness.errors import HarnessError
 from harness.fitting import EpochMetrics, FitResult, TrainContext
 from harness.metrics import Metrics, task_metrics
 from harness.models.batch import Batch
+from harness.models.embeddings.base import CategoricalEmbedding
 from harness.training.config import TrainConfig
+from harness.training.distill import prepare_distillation
+from harness.training.embeddings import (
+    RowRegularizer,
+    apply_max_norm,
+    embedding_dropout,
+    freeze_tables,
+    id_tables,
+)
 from harness.training.loader import BatchLoader, make_loader
+from harness.training.losses import LossFn, task_loss
 from harness.training.precision import autocast, resolve_precision
+from harness.training.pretrain import pretrain_embeddings
 
 __all__ = [
     "DivergedError",
     "EpochStats",
+    "LossFn",
     "fit",
     "make_optimizers",
     "predict",
@@ -72,18 +83,20 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizers(model: nn.Module, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
-    """SparseAdam for sparse embedding tables, AdamW for every other parameter.
+    """The ID tables' optimiser (``cfg.embeddings.optimizer``: SparseAdam by default), then
+    AdamW for every other parameter; tables that do not train (frozen) get none.
 
-    A sparse table's gradient holds only the rows a batch looked up; SparseAdam updates just
-    those rows, where dense Adam would rewrite the whole table (and its moments) every step.
+    A sparse table's gradient holds only the rows a batch looked up; the sparse optimisers
+    update just those rows, where dense Adam would rewrite the whole table (and its moments)
+    every step.
     """
-    sparse_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse}
+    sparse_ids = {id(t.weight) for t in id_tables(model)}
     params = [p for p in model.parameters() if p.requires_grad]
     sparse = [p for p in params if id(p) in sparse_ids]
     dense = [p for p in params if id(p) not in sparse_ids]
     optimizers: list[torch.optim.Optimizer] = []
     if sparse:
-        optimizers.append(torch.optim.SparseAdam(sparse, lr=cfg.embedding_learning_rate))
+        optimizers.append(cfg.embeddings.optimizer.build(sparse, cfg.embedding_learning_rate))
     if dense:
         optimizers.append(
             torch.optim.AdamW(dense, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -104,22 +117,6 @@ def _check_finite(total: Tensor, rows: int) -> None:
         raise DivergedError(f"the training loss became {value / max(rows, 1)} after {rows} rows")
 
 
-def task_loss(logits: Tensor, y: Tensor, weights: Tensor | None = None) -> Tensor:
-    """Binary cross-entropy on logits ``(B, tasks)``: the (weighted) mean over tasks.
-
-    Args:
-        logits: the model's output.
-        y: 0/1 labels of the same shape.
-        weights: one non-negative weight per task, or None for equal weights.
-    """
-    if logits.shape != y.shape:
-        raise ValueError(f"logits and labels differ: {tuple(logits.shape)=} {tuple(y.shape)=}")
-    if weights is None:
-        return F.binary_cross_entropy_with_logits(logits, y)
-    per_task = F.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(dim=0)
-    return (per_task * weights).sum() / weights.sum()
-
-
 def train_step(
     model: nn.Module,
     batch: Batch,
@@ -127,23 +124,33 @@ def train_step(
     task_weights: Tensor | None = None,
     *,
     autocast_dtype: torch.dtype | None = None,
+    rows: RowRegularizer | None = None,
+    loss_fn: LossFn | None = None,
 ) -> Tensor:
     """One optimisation step on ``batch`` (already on the model's device); returns the loss.
 
     With ``autocast_dtype`` (``torch.bfloat16``) the forward pass runs under autocast; the
     weights, their gradients and the optimiser states stay fp32 (autocast casts copies).
+    ``rows`` adds the L2 of the ID rows the batch used and keeps their max-norm. ``loss_fn``
+    replaces `task_loss` (distillation's mix of labels and a teacher's scores).
     """
     with autocast(batch.y.device, autocast_dtype):
         logits = model(batch.x_num, batch.x_cat)
     # The loss outside autocast, on fp32 logits: a bf16 logit keeps 8 significant bits, too
     # coarse for the log of a probability near 0 or 1. A no-op in fp32 (``.float()`` returns
     # the tensor itself), so the fp32 path is the one from before mixed precision.
-    loss = task_loss(logits.float(), batch.y, task_weights)
+    if loss_fn is not None:
+        loss = loss_fn(logits.float(), batch.y)
+    else:
+        loss = task_loss(logits.float(), batch.y, task_weights)
     for opt in optimizers:
         opt.zero_grad(set_to_none=True)
     torch.autograd.backward(loss)
+    touched = rows.before_step() if rows is not None else None
     for opt in optimizers:
         opt.step()
+    if rows is not None:
+        rows.after_step(touched)
     return loss.detach()
 
 
@@ -157,11 +164,17 @@ def train_epoch(
     description: str = "train",
     task_weights: Tensor | None = None,
     autocast_dtype: torch.dtype | None = None,
+    rows: RowRegularizer | None = None,
+    evals: int = 1,
+    mid_epoch: Callable[[float], None] | None = None,
+    loss_fn: LossFn | None = None,
 ) -> EpochStats:
     """One pass over ``loader``: forward, BCE-with-logits loss, backward, optimiser steps.
 
     The loss is summed on the device and read every ``_CHECK_EVERY`` steps, so a GPU rarely
-    waits on the host.
+    waits on the host. With ``evals`` > 1, ``mid_epoch(fraction)`` is called after the steps
+    that end each ``1/evals`` of the epoch but the last (it may score the model; training
+    resumes in train mode).
 
     Raises:
         DivergedError: the loss became NaN or infinite.
@@ -172,26 +185,39 @@ def train_epoch(
     # 1 + k * batch_size rows ends its epoch with such a batch, which is then skipped.
     skip_single = any(isinstance(m, _BATCH_NORMS) for m in model.modules())
     total = torch.zeros((), dtype=torch.float64, device=device)
-    rows = 0
+    seen = 0
     task = progress.add_task(description, total=len(loader)) if progress is not None else None
+    n_steps = len(loader)
+    marks = {round(n_steps * i / evals): i / evals for i in range(1, evals)} if mid_epoch else {}
     start = time.perf_counter()
     for step, host_batch in enumerate(loader, start=1):
         if skip_single and len(host_batch) < 2:
             continue
         batch = host_batch.to(device, non_blocking=non_blocking)
-        loss = train_step(model, batch, optimizers, task_weights, autocast_dtype=autocast_dtype)
+        loss = train_step(
+            model,
+            batch,
+            optimizers,
+            task_weights,
+            autocast_dtype=autocast_dtype,
+            rows=rows,
+            loss_fn=loss_fn,
+        )
         total += loss * len(batch)
-        rows += len(batch)
+        seen += len(batch)
         if step % _CHECK_EVERY == 0:
-            _check_finite(total, rows)
+            _check_finite(total, seen)
         if progress is not None and task is not None:
             progress.advance(task)
-    _check_finite(total, rows)
-    mean_loss = float(total.item()) / max(rows, 1)
+        if step in marks and mid_epoch is not None:
+            mid_epoch(marks[step])
+            model.train()
+    _check_finite(total, seen)
+    mean_loss = float(total.item()) / max(seen, 1)
     seconds = time.perf_counter() - start
     if progress is not None and task is not None:
         progress.remove_task(task)
-    return EpochStats(mean_loss=mean_loss, rows=rows, seconds=seconds)
+    return EpochStats(mean_loss=mean_loss, rows=seen, seconds=seconds)
 
 
 @torch.inference_mode()
@@ -246,6 +272,29 @@ def _improved(auc: float, best_auc: float | None) -> bool:
     return best_auc is None or (not math.isnan(auc) and (math.isnan(best_auc) or auc > best_auc))
 
 
+def _pretrain(
+    model: nn.Module, data: EncodedDataset, cfg: TrainConfig, device: torch.device, seed: int
+) -> str:
+    """The contrastive stage on the model's categorical embedding (``cfg.pretrain``), then its
+    tables frozen when asked; the note for the trial ("" when off).
+
+    Raises:
+        HarnessError: pre-training asked for a model without categorical embeddings.
+    """
+    if not cfg.pretrain.enabled:
+        return ""
+    embeddings = [m for m in model.modules() if isinstance(m, CategoricalEmbedding)]
+    if not embeddings:
+        raise HarnessError(
+            "train.pretrain.epochs > 0 needs categorical features to pre-train, and this model "
+            "has none; set train.pretrain.epochs = 0"
+        )
+    report = pretrain_embeddings(embeddings[0], data.train, cfg.pretrain, device=device, seed=seed)
+    if cfg.pretrain.then == "freeze":
+        freeze_tables(id_tables(embeddings[0]))
+    return report.note() + (", then frozen" if cfg.pretrain.then == "freeze" else "")
+
+
 def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainContext) -> FitResult:
     """Trains ``model`` on ``data.train``, early-stops on ``data.valid``, scores ``data.test``.
 
@@ -278,14 +327,26 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     precision = resolve_precision(cfg.precision, device, model)
     amp = precision.dtype
     n_params = sum(p.numel() for p in model.parameters())
+    pretrained = _pretrain(model, data, cfg, device, ctx.seed)
+    emb = cfg.embeddings
+    tables = id_tables(model)
+    apply_max_norm(tables, emb.max_norm)  # the bound holds from the start
+    before_epoch = emb.schedule.start(tables)
+    rows = RowRegularizer(tables, emb.l2, emb.max_norm)
+    dropouts = [
+        embedding_dropout(m, emb.dropout)
+        for m in model.modules()
+        if isinstance(m, CategoricalEmbedding)
+    ]
     optimizers = make_optimizers(model, cfg)
     weights = (
         torch.tensor(cfg.task_weights, dtype=torch.float32, device=device)
         if cfg.task_weights
         else None
     )
+    student = prepare_distillation(cfg.distill, data, ctx, weights)
     loader = make_loader(
-        data.train,
+        student.train,
         cfg.batch_size,
         shuffle=True,
         seed=ctx.seed,
@@ -299,9 +360,25 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     best_state: dict[str, Tensor] = {}
     train_rows, train_seconds = 0, 0.0
     out_of_time = False
+    evals: list[tuple[float, float]] = []
+
+    def score_valid() -> tuple[Metrics, ...]:
+        probs = predict(
+            model, data.valid, device, batch_size=cfg.eval_batch_size, autocast_dtype=amp
+        )
+        return _score(data.valid, probs, grouped=False)
+
+    def mid_epoch(fraction: float) -> None:
+        evals.append((epoch - 1 + fraction, score_valid()[0].auc))
+
     with _progress(ctx.show_progress) as progress:
         for epoch in range(1, cfg.max_epochs + 1):
             epoch_start = time.perf_counter()
+            if before_epoch(epoch) and any(t.weight.requires_grad for t in tables):
+                # The tables were re-drawn: their optimiser's state describes the old values.
+                # make_optimizers puts theirs first; the dense layers' keeps its state.
+                optimizers = [make_optimizers(model, cfg)[0], *optimizers[1:]]
+            evals.clear()
             try:
                 stats = train_epoch(
                     model,
@@ -312,6 +389,10 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                     description=f"epoch {epoch}/{cfg.max_epochs}",
                     task_weights=weights,
                     autocast_dtype=amp,
+                    rows=rows if rows.active else None,
+                    evals=cfg.evals_per_epoch,
+                    mid_epoch=mid_epoch if cfg.evals_per_epoch > 1 else None,
+                    loss_fn=student.loss_fn,
                 )
             except DivergedError as e:
                 raise DivergedError(
@@ -320,13 +401,8 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                 ) from e
             train_rows += stats.rows
             train_seconds += stats.seconds
-            valid = _score(
-                data.valid,
-                predict(
-                    model, data.valid, device, batch_size=cfg.eval_batch_size, autocast_dtype=amp
-                ),
-                grouped=False,
-            )
+            valid = score_valid()
+            evals.append((float(epoch), valid[0].auc))
             improved = _improved(valid[0].auc, best_auc)
             test: tuple[Metrics, ...] = ()
             test_scores: np.ndarray | None = None
@@ -354,6 +430,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                 n_params=n_params,
                 test_scores=test_scores,
                 predict_seconds=predict_seconds,
+                evals=tuple(evals) if cfg.evals_per_epoch > 1 else (),
             )
             curve.append(metrics)
             ctx.on_epoch(metrics)
@@ -362,6 +439,9 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
             if ctx.out_of_time() and epoch < cfg.max_epochs:
                 out_of_time = True
                 break
+    for handle in dropouts:
+        if handle is not None:
+            handle.remove()
     model.load_state_dict(best_state)
     best = curve[best_epoch - 1]
     assert best.test is not None  # scored when it became the best epoch
@@ -373,7 +453,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
         n_params=n_params,
         train_seconds=time.perf_counter() - wall_start,
         samples_per_s=train_rows / train_seconds if train_seconds > 0 else None,
-        notes=precision.note,
+        notes="; ".join(n for n in (precision.note, emb.note(), pretrained, student.note) if n),
         valid_tasks=best.valid_tasks,
         test_tasks=best.test_tasks,
         out_of_time=out_of_time,

@@ -69,6 +69,8 @@ class EpochReport:
     placement: Placement
     embedding_params: int | None = None
     embedding_bytes: int | None = None
+    # Validation AUCs within the epoch (epochs trained, AUC), when the fit scores several.
+    evals: tuple[tuple[float, float | None], ...] = ()
 
     @classmethod
     def of(cls, m: EpochMetrics, placement: Placement) -> EpochReport:
@@ -83,11 +85,15 @@ class EpochReport:
             placement=placement,
             embedding_params=m.embedding_params,
             embedding_bytes=m.embedding_bytes,
+            evals=tuple((float(at), _num(auc)) for at, auc in m.evals),
         )
 
     def curve_point(self) -> dict[str, Any]:
-        """The point as the results table's ``curve`` JSON keeps it."""
+        """The point as the results table's ``curve`` JSON keeps it (``evals``: the scores
+        within the epoch as ``[epochs trained, AUC]`` pairs, only when the fit scored several)."""
+        extra = {"evals": [list(e) for e in self.evals]} if self.evals else {}
         return {
+            **extra,
             "epoch": self.epoch,
             "valid_auc": self.valid_auc,
             "valid_logloss": self.valid_logloss,
@@ -174,6 +180,7 @@ def report_of(result: Mapping[str, Any]) -> EpochReport | FinalReport | None:
     if kind == "final":
         data["curve"] = tuple(data["curve"])
         return FinalReport(**data)
+    data["evals"] = tuple((float(at), auc) for at, auc in data.get("evals", ()))
     return EpochReport(**data)
 
 

@@ -57,6 +57,9 @@ class TrialSetup:
     ``keep_predictions``: the final report carries the fit's test predictions as a Ray
     checkpoint (``PREDICTIONS_FILE``), which Ray moves to the run's storage and the recorder
     keeps in the run folder (the repeat stage's trials, for the leaderboard's bootstrap).
+
+    ``teachers_dir``: the run folder's teachers' scores (an absolute path), the trials'
+    ``TrainContext.teachers_dir`` (distillation); None: no teachers.
     """
 
     family: Family
@@ -67,6 +70,7 @@ class TrialSetup:
     load_dataset: Callable[[str], EncodedDataset] | None = None
     deadline: float | None = None
     keep_predictions: bool = False
+    teachers_dir: str | None = None
 
 
 # The test predictions (float32, row order) inside a trial's final checkpoint.
@@ -106,6 +110,7 @@ def run_trial(
         device=device,
         on_epoch=on_epoch,
         deadline=setup.deadline,
+        teachers_dir=setup.teachers_dir,
     )
     fit = setup.family.fit(family_config, data, ctx)
     final = FinalReport.of(fit, data.schema.labels, placement).to_result()

@@ -121,6 +121,9 @@ class TuneOptions:
             that cannot give it is an error, not a note.
         predictions_dir: keep each complete trial's test predictions there (``<trial id>.npy``,
             named in its row); None: not kept.
+        teachers_dir: where the run keeps its teachers' scores of the training rows
+            (`harness.teachers`), for trials that distil (``TrainContext.teachers_dir``); made
+            absolute, since a trial runs in its own folder. None: no teachers.
     """
 
     suite: str
@@ -144,6 +147,7 @@ class TuneOptions:
     storage_url: str | None = None
     gpus_explicit: bool = False
     predictions_dir: Path | None = None
+    teachers_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -416,6 +420,7 @@ def _tune(
             load_dataset=load_dataset if use_cache else None,
             deadline=hard_deadline,
             keep_predictions=o.predictions_dir is not None,
+            teachers_dir=None if o.teachers_dir is None else str(Path(o.teachers_dir).resolve()),
         )
         trainable = (
             tune.with_parameters(run_trial, setup=setup)

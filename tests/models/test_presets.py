@@ -55,3 +55,62 @@ def test_preset_builds_and_takes_a_finite_step(name: str, corner: int) -> None:
     assert math.isfinite(loss) and loss > 0
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert changed, f"{name}: no parameter moved after a step"
+
+
+# Every remedy of the one-epoch phenomenon, searched: a table any preset's file can carry.
+REMEDIES = {
+    "evals_per_epoch": 2,
+    "embeddings": {
+        "l2": {"float": [0.0, 1e-3]},
+        "max_norm": {"choice": [0.0, 1.0]},
+        "dropout": {"float": [0.0, 0.2]},
+        "optimizer": {
+            "kind": {"choice": ["sparse_adam", "adagrad", "rowwise_adagrad"]},
+            "adagrad": {"learning_rate": {"float": [1e-2, 1e-1], "log": True}},
+            "rowwise_adagrad": {"learning_rate": {"float": [1e-2, 1e-1], "log": True}},
+        },
+        "schedule": {
+            "kind": {"choice": ["none", "reset", "freeze"]},
+            "freeze": {"after_epochs": {"int": [1, 2]}},
+        },
+    },
+    "pretrain": {"epochs": {"int": [0, 1]}, "then": {"choice": ["finetune", "freeze"]}},
+}
+
+
+@pytest.mark.parametrize("name", NEURAL)
+@pytest.mark.parametrize("corner", [0, -1])
+def test_every_remedy_is_a_searchable_option_of_every_preset(name: str, corner: int) -> None:
+    import tomllib
+
+    from harness.fitting import TrainContext
+    from harness.training import fit
+    from harness.tuning.space import space_from_mapping
+
+    path = ROOT / f"{name}.toml"
+    tree = tomllib.loads(path.read_text())
+    tree.setdefault("train", {}).update(REMEDIES)
+    space = space_from_mapping(tree, name=name, where=str(path), family="neural")
+    searched = {p.name for p in space.params}
+    assert {
+        "train.embeddings.l2",
+        "train.embeddings.optimizer.kind",
+        "train.embeddings.optimizer.rowwise_adagrad.learning_rate",
+        "train.embeddings.schedule.kind",
+        "train.embeddings.schedule.freeze.after_epochs",
+        "train.pretrain.epochs",
+    } <= searched
+    values = {p.name: p.ends()[corner] for p in space.params}
+    config = space.config_at(values)
+    assert isinstance(config, NeuralConfig)
+    emb = config.train.embeddings
+    # The low corner is the plain model; the high one turns every remedy on.
+    assert (emb.schedule.kind, emb.optimizer.kind) == (
+        ("none", "sparse_adam") if corner == 0 else ("freeze", "rowwise_adagrad")
+    )
+    data = planted_dataset([30] * 8, n_train=64, n_eval=16)
+    tiny = replace(config, train=replace(config.train, batch_size=16, max_epochs=2, patience=2))
+    torch.manual_seed(0)
+    result = fit(build_ranker(tiny, data), data, tiny.train, TrainContext())
+    assert math.isfinite(result.valid.auc) or len(set(data.valid.y.ravel())) < 2
+    assert all(len(m.evals) == 2 for m in result.curve)

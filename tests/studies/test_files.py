@@ -26,6 +26,14 @@ missing_indicator = false
 """
 
 
+# GOOD with what every arm shares and learning curves on the leaderboard.
+SHARED = GOOD.replace(
+    'factor = "model.tokenizer.numeric"',
+    'factor = "model.tokenizer.numeric"\ncurves = true\n\n'
+    "[all.train]\nmax_epochs = 2\nevals_per_epoch = 3\n",
+)
+
+
 def _write(tmp_path: Path, text: str, name: str = "mine") -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
@@ -60,8 +68,25 @@ def test_every_shipped_study_loads_against_the_registered_parts(path: Path) -> N
     assert study.description and study.factor and len(study.arms) >= 2
 
 
-def test_the_three_studies_of_the_issue_are_shipped() -> None:
-    assert {"numeric-encodings", "embedding-sizes", "hashing"} <= set(available_studies([SHIPPED]))
+def test_the_studies_of_the_issues_are_shipped() -> None:
+    shipped = set(available_studies([SHIPPED]))
+    assert {"numeric-encodings", "embedding-sizes", "hashing", "one-epoch"} <= shipped
+
+
+def test_all_and_curves_are_read_and_what_all_sets_is_listed(tmp_path: Path) -> None:
+    text = SHARED + '[all.model.interaction]\nkind = "none"\n'
+    study = load_study(_write(tmp_path, text))
+    assert study.curves is True
+    assert study.shared_settings == (
+        "train.max_epochs = 2",
+        "train.evals_per_epoch = 3",
+        'model.interaction.kind = "none"',
+    )
+    assert study.shared["train"]["max_epochs"] == 2
+    with pytest.raises(TypeError):
+        study.shared["train"] = {}  # type: ignore[index]  # read-only
+    plain = load_study(_write(tmp_path, GOOD, "plain"))  # a file without them, as before
+    assert (plain.curves, dict(plain.shared), plain.shared_settings) == (False, {}, ())
 
 
 @pytest.mark.parametrize(
@@ -107,6 +132,33 @@ def test_the_three_studies_of_the_issue_are_shipped() -> None:
         ('description = "x"\nfactor = "model"\n', "arms: missing or empty"),
         ('factor = "model"\n[arms]\nx = 1\n', "arm 'x': must be a table"),
         (GOOD + "[arms.x\n", "not valid TOML"),
+        (
+            SHARED.replace("max_epochs = 2", "max_epoch = 2"),
+            "[all]: train.max_epoch: unknown parameter in [train]; did you mean 'max_epochs'?",
+        ),
+        (
+            SHARED.replace("max_epochs = 2", "max_epochs = { int = [1, 4] }"),
+            "[all]: train.max_epochs: [all] holds constants only",
+        ),
+        (
+            SHARED.replace("max_epochs = 2", "max_epochs = 0"),
+            "[all]: train: TrainConfig.max_epochs must be a positive integer, got 0",
+        ),
+        (
+            SHARED + '[all.model.tokenizer.numeric]\nkind = "ple"\n',
+            "[all]: model.tokenizer.numeric.kind: inside the study's factor "
+            "(model.tokenizer.numeric); [all] holds what every arm shares",
+        ),
+        (SHARED + '[all]\nfamily = "lightgbm"\n', "[all]: family: [all] sets config keys only"),
+        (
+            GOOD.replace("[arms.flag.", "all = 3\n[arms.flag.", 1),
+            "[all]: must be a table ([all.train] ...), got 3",
+        ),
+        (SHARED.replace("curves = true", 'curves = "yes"'), "curves: must be true or false"),
+        (
+            SHARED + "[arms.flag.train]\nmax_epochs = 3\n",
+            "arm 'flag': train.max_epochs: outside the study's factor",
+        ),
     ],
     ids=[
         "unknown-key",
@@ -121,6 +173,14 @@ def test_the_three_studies_of_the_issue_are_shipped() -> None:
         "no-arms",
         "arm-not-a-table",
         "bad-toml",
+        "all-unknown-key",
+        "all-searched-value",
+        "all-invalid-value",
+        "all-inside-factor",
+        "all-family",
+        "all-not-a-table",
+        "curves-not-a-bool",
+        "arm-sets-what-all-sets",
     ],
 )
 def test_mistakes_are_one_line_naming_the_arm_and_key(
@@ -135,7 +195,7 @@ def test_unknown_study_names_the_valid_ones(tmp_path: Path) -> None:
         load_studies(["numeric-flag"], [tmp_path, SHIPPED])
     message = str(e.value)
     assert "no study 'numeric-flag'" in message and "did you mean 'numeric-flags'?" in message
-    assert "embedding-sizes, hashing, numeric-encodings, numeric-flags" in message
+    assert "embedding-sizes, hashing, numeric-encodings, numeric-flags, one-epoch" in message
 
 
 def test_studies_are_looked_up_beside_the_search_spaces_first(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from harness.models.interactions import AutoIntConfig, CrossConfig, FMConfig
 from harness.models.numeric import NUMERIC_ENCODINGS
 from harness.training import TrainConfig, fit, make_loader, make_optimizers, predict, train_step
 from harness.training import precision as precision_module
-from harness.training.loop import task_loss
+from harness.training.losses import task_loss
 from harness.training.precision import bf16_supported, resolve_precision
 from harness.tuning.space import load_search_space, space_from_mapping
 from tests.planted import planted_dataset as planted_criteo
