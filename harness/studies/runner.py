@@ -130,9 +130,8 @@ def _with_teachers(
             for name in teachers_asked([plan.space]):
                 find_teacher(name, rows, dataset_id=dataset_id, suite=suite)
         except HarnessError as e:
-            console.print(
-                f"[yellow]{escape(plan.study.name)}/{escape(plan.arm.name)}: not run: {escape(str(e))}[/]"
-            )
+            arm = f"{plan.study.name}/{plan.arm.name}"
+            console.print(f"[yellow]{escape(arm)}: not run: {escape(str(e))}[/]")
             continue
         kept.append(plan)
     return kept
