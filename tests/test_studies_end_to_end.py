@@ -3,12 +3,14 @@
 
 Slow: each `harness run` starts a local Ray cluster. Kept small: 2,000 synthetic rows, a tiny
 DCN-v2 preset (one epoch where a study's `[all]` sets no more, batches of 256), one search
-trial, every arm of every shipped study with two seeds in one invocation (one Ray run, trial
-processes reused). The studies are the shipped files as they are.
+trial of it and one of LightGBM (the distillation arm's teacher), every arm of every shipped
+study with two seeds in one invocation (one Ray run, trial processes reused). The studies are
+the shipped files as they are; on the real Criteo rows, all but the one-epoch study.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from collections.abc import Callable
@@ -118,9 +120,14 @@ def test_every_shipped_study_after_a_search(
     out = tmp_path / "out"
     common = ["run", "--suite", "criteo", "--synthetic-rows", "2000", "--quiet"]
     common += ["--out", str(out), "--search-spaces", str(folder)]
-    search = [*common, "--models", "dcnv2", "--trials", "1", "--seeds", "0", "--time-budget", "120"]
-    assert main(search) == 0
-    (searched,) = read_results(out / "runs" / "criteo-synthetic" / "results.parquet")
+    # A GBDT as well: the one-epoch study's distillation arm learns from it.
+    search = [*common, "--models", "lightgbm,dcnv2", "--trials", "1", "--seeds", "0"]
+    assert main([*search, "--time-budget", "180"]) == 0
+    (searched,) = [
+        r
+        for r in read_results(out / "runs" / "criteo-synthetic" / "results.parquet")
+        if r.model == "dcnv2"
+    ]
 
     # A study on a folder with a search is an addition: neither --resume nor --fresh.
     names = ",".join(s.name for s in studies)
@@ -134,9 +141,13 @@ def test_every_shipped_study_after_a_search(
     for study in studies:
         _check_study(study, rows, board, base)
         assert f"Study {study.name}: dcnv2" in printed
+    # The distillation arm's teacher: the search's LightGBM trial, refitted once.
+    assert "teacher best-gbdt" in printed
+    distilled = [r for r in rows if r.arm == "distill-gbdt"]
+    assert distilled and all("distilled from best-gbdt" in r.notes for r in distilled)
     # The search's table still ranks the search's one trial, not the studies' trials.
     lines = board.read_text().splitlines()
-    line = next(line for line in lines if line.startswith("| 1 | dcnv2 |"))
+    line = next(line for line in lines if re.match(r"\| \d \| dcnv2 \|", line))
     assert f"| {searched.valid_auc:.4f} | {searched.test_auc:.4f} |" in line
     search = next(line for line in lines if line.startswith("| dcnv2 | 1 of 1"))
     assert search.startswith("| dcnv2 | 1 of 1 (1/0/0) |")
@@ -154,7 +165,9 @@ def test_every_shipped_study_on_real_criteo_rows(
     shared_file: Callable[[str], Path],
 ) -> None:
     data = shared_file("criteo/train_head10k.txt.gz")
-    folder, studies = spaces
+    folder, shipped = spaces
+    # The one-epoch study (four epochs per arm, a GBDT teacher) runs on synthetic rows above.
+    studies = [s for s in shipped if not s.curves]
     out = tmp_path / "out"
     names = ",".join(s.name for s in studies)
     argv = ["run", "--suite", "criteo", "--data", str(data), "--study", names]

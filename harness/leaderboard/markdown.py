@@ -549,8 +549,9 @@ def _reading(info: RunInfo, rows: Sequence[ModelSummary]) -> list[str]:
     ]
     if seeds:
         text.append(
-            "After its search, each model's best configuration was trained again with seeds "
-            f"{', '.join(map(str, seeds))} (never the search's own seed); the mean ± std columns "
+            "After the searches, each model's best configuration was trained again with seeds "
+            f"{', '.join(map(str, seeds))} (never the search's own seed; the reference GBDT's "
+            "first, then by validation AUC, while the budget lasted); the mean ± std columns "
             "(sample standard deviation) are over the seeds that completed, and the cost columns "
             "are their means. "
             "Lift: mean test AUC minus the reference GBDT's (the GBDT with the best validation "
