@@ -56,6 +56,8 @@ def spaces(tmp_path: Path) -> tuple[Path, list[StudyFile]]:
     folder = tmp_path / "spaces"
     (folder / "studies").mkdir(parents=True)
     (folder / "dcnv2.toml").write_text(TINY_DCNV2)
+    # The shipped LightGBM as it is: the teacher of the one-epoch study's distillation arm.
+    shutil.copy(SHIPPED.parent / "lightgbm.toml", folder / "lightgbm.toml")
     studies = []
     for path in sorted(SHIPPED.glob("*.toml")):  # the shipped files as they are
         shutil.copy(path, folder / "studies" / path.name)
