@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import functools
 import tomllib
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from harness.errors import HarnessError
 from harness.families.neural import NEURAL
 from harness.paths import shipped_folder
-from harness.studies.arms import arm_space, check_arm, merge_tree, pending_seeds
+from harness.studies.arms import ArmPlan, arm_space, check_arm, merge_tree, pending_seeds
 from harness.studies.base import preset_defaults
 from harness.studies.files import load_study
+from harness.studies.runner import _with_teachers
 from harness.tuning.space import (
     SearchSpace,
     config_to_dict,
@@ -249,3 +252,19 @@ def test_recorded_seeds_of_the_same_space_are_not_run_again() -> None:
         rows, dataset="data@1", study="s", arm="a", fingerprint="fp", seeds=range(9)
     )
     assert pending == (2, 3, 4, 5, 6, 7, 8)
+
+
+def test_an_arm_whose_teacher_the_folder_cannot_give_is_left_out_with_a_line() -> None:
+    study = load_study(SHIPPED / "one-epoch.toml")
+    base = preset_defaults(load_search_space(shipped_folder("search_spaces") / "dcnv2.toml"), "")
+    plans = [
+        ArmPlan(study, a, base, arm_space(study, a, base), (0,), (0,))
+        for a in study.arms
+        if a.name in ("plain", "distill-gbdt")
+    ]
+    out = StringIO()
+    kept = _with_teachers(plans, [], "data@1", "criteo", Console(file=out, width=400))
+    assert [p.arm.name for p in kept] == ["plain"]
+    said = out.getvalue()
+    assert "one-epoch/distill-gbdt: not run: distillation from best-gbdt needs a GBDT" in said
+    assert "harness run --suite criteo" in said
