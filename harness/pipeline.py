@@ -911,6 +911,7 @@ def write_leaderboard(
         started_at=state.invocations[0].started_at if state.invocations else info.started_at,
         wall_seconds=state.spent_total,
         environments=_environments(state),
+        commands=tuple(dict.fromkeys(i.command for i in state.invocations if i.command)),
     )
     write_text_atomic(paths.info, run.to_json())
     board = Board(

@@ -83,6 +83,9 @@ class RunInfo:
     invocations: int = 1
     wall_seconds: float = 0.0
     command: str = ""
+    # Every distinct command the folder's invocations ran, in order (a search, then a study, or
+    # a resumed run with other options): what reproduces the board. Empty: ``command`` alone.
+    commands: tuple[str, ...] = ()
     # The plot of the search, relative to the leaderboard ("" for none).
     plot: str = ""
     # Where each invocation ran (distinct ones, in order), published rows of the same split of
@@ -113,6 +116,7 @@ class RunInfo:
         )
         values["references"] = tuple(_reference(r) for r in values.get("references", ()))
         values["merged_from"] = tuple(values.get("merged_from", ()))
+        values["commands"] = tuple(values.get("commands", ()))
         try:
             return cls(**values)
         except TypeError as e:
@@ -372,9 +376,14 @@ def render(
         + (f"; groups: {info.group} (GAUC and NDCG@10 per group)" if info.group else "")
         + " |",
     ]
-    if info.command:
-        command = " ".join(shown_path(w) if w.startswith("/") else w for w in info.command.split())
-        lines.append(f"| command | `{command}` |")
+    commands = [c for c in (info.commands or (info.command,)) if c]
+    if commands:
+        shown = [
+            "`" + " ".join(shown_path(w) if w.startswith("/") else w for w in c.split()) + "`"
+            for c in commands
+        ]
+        label = "command" if len(shown) == 1 else "commands (in order)"
+        lines.append(f"| {label} | {', then '.join(shown)} |")
     if info.card:
         lines.append(f"| dataset card | `{shown_path(info.card)}` |")
     search = (

@@ -65,6 +65,8 @@ def read_run_folder(path: Path) -> RunFolder:
     Raises:
         HarnessError: not a run folder, or one written before ``info.json`` was kept.
     """
+    # Absolute: the predictions' paths built from it must not depend on the working folder.
+    path = path.resolve()
     results, info = path / "results.parquet", path / "info.json"
     if not results.exists():
         raise HarnessError(f"{path} holds no results table (results.parquet): not a run folder")
@@ -116,6 +118,8 @@ def rebuild(
         trials_per_model=max((s.trials_per_model for s in states), default=0)
         or first.trials_per_model,
         environments=environments,
+        commands=tuple(dict.fromkeys(i.command for s in states for i in s.invocations if i.command))
+        or first.commands,
         merged_from=tuple(str(r.path) for r in runs) if len(runs) > 1 else (),
         interrupted=False,
     )

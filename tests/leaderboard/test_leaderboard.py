@@ -256,6 +256,15 @@ def test_interrupted_and_resumed_runs_say_so_in_the_header(rows: list[TrialResul
     assert "**Interrupted.**" not in render(_info(False), summarize(rows, KINDS))
 
 
+def test_every_command_that_made_the_board_is_in_its_header(rows: list[TrialResult]) -> None:
+    search = "harness run --suite criteo --trials 4"
+    study = "harness run --suite criteo --study one-epoch --seeds 2"
+    info = replace(_info(False), command=study, commands=(search, study))
+    text = render(info, summarize(rows, KINDS))
+    assert f"| commands (in order) | `{search}`, then `{study}` |" in text
+    assert RunInfo.from_json(info.to_json()).commands == (search, study)
+
+
 def test_paths_on_the_board_name_no_machine_folder(
     rows: list[TrialResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -84,7 +84,10 @@ def test_two_machines_merge_into_one_board(tmp_path: Path) -> None:
     assert "![validation AUC of every trial, per model](criteo-search.png)" in text
 
 
-def test_repeats_in_a_folder_keep_their_predictions_for_the_bootstrap(tmp_path: Path) -> None:
+@pytest.mark.parametrize("relative", [False, True])
+def test_repeats_in_a_folder_keep_their_predictions_for_the_bootstrap(
+    tmp_path: Path, relative: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     y = (np.random.default_rng(0).random(2000) < 0.3).astype(np.float32)
     gbdt, dcn = _row("lightgbm", 0.78, 0.70, 0), _row("dcnv2", 0.80, 0.75, 1)
     rows = [gbdt, dcn]
@@ -110,6 +113,9 @@ def test_repeats_in_a_folder_keep_their_predictions_for_the_bootstrap(tmp_path: 
     path = tmp_path / "runs" / "criteo"
     append_results(path / "results.parquet", rows)
     (path / "info.json").write_text(_info().to_json())
+    if relative:  # `harness leaderboard --runs runs/criteo` from the folder above
+        monkeypatch.chdir(tmp_path)
+        path = Path("runs") / "criteo"
     built = rebuild([path], tmp_path / "board.md")
     (dcn_summary,) = [s for s in built.summaries if s.model == "dcnv2"]
     assert dcn_summary.comparison is not None
