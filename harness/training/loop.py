@@ -313,7 +313,13 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
         Validation and test metrics at the best epoch, the per-epoch curve, the parameter count,
         training throughput (rows/s over the training passes only) and total wall seconds; the
         notes say when the forward passes ran in bf16 (``cfg.precision``), or when bf16 was
-        asked for but the device has none (trained in fp32).
+        asked for but the device has none (trained in fp32), and which ID-table remedies,
+        pre-training and distillation the fit used.
+
+    The ID tables train as ``cfg.embeddings`` says (optimiser, reset/freeze schedule, row L2,
+    max-norm, dropout); ``cfg.pretrain`` trains the categorical embedding alone first;
+    ``cfg.distill`` mixes a teacher's scores (``ctx.teachers_dir``) into the loss; with
+    ``cfg.evals_per_epoch`` > 1 the curve also has validation points within each epoch.
 
     Raises:
         DivergedError: the training loss became NaN or infinite.
