@@ -1,0 +1,105 @@
+"""The training loop the torch compressors share: seeded, batched Adam on a reconstruction loss
+of vectors centred and scaled by training statistics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.content.compressors.base import Vectors
+
+__all__ = ["Normaliser", "TorchSettings", "train_reconstruction"]
+
+M = TypeVar("M", bound=nn.Module)
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """Centres by the training mean and divides by one training RMS: the loss and the learning
+    rate then mean the same on any encoder's scale, and a linear map stays linear."""
+
+    mean: Vectors
+    scale: float
+
+    @classmethod
+    def of(cls, train: Vectors) -> Normaliser:
+        mean = train.mean(axis=0, dtype=np.float64)
+        rms = float(np.sqrt(np.mean((train - mean) ** 2)))
+        return cls(mean=mean.astype(np.float32), scale=rms if rms > 0.0 else 1.0)
+
+    def __call__(self, x: Vectors) -> torch.Tensor:
+        return torch.from_numpy((x - self.mean) / np.float32(self.scale))
+
+
+@dataclass(frozen=True)
+class TorchSettings:
+    """How a torch compressor trains (the fields its config shares with the loop)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    threads: int | None
+    device: str
+
+
+def check_settings(
+    *, epochs: int, batch_size: int, learning_rate: float, threads: int | None
+) -> None:
+    """Raises ValueError naming the first bad training setting."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
+    if not learning_rate > 0.0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1 or None, got {threads!r}")
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    saved = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def train_reconstruction(
+    x: torch.Tensor,
+    build: Callable[[], M],
+    loss: Callable[[M, torch.Tensor], torch.Tensor],
+    settings: TorchSettings,
+) -> M:
+    """Builds a model and trains it to minimise ``loss(model, batch)`` over ``x`` (normalised).
+
+    Deterministic for ``settings.seed`` on CPU: the initialisation and the batch order are drawn
+    inside `torch.random.fork_rng`, so the caller's random state is left as it was. The model
+    comes back on the CPU, in eval mode.
+    """
+    device = torch.device(settings.device)
+    forked = [device.index or 0] if device.type == "cuda" else []
+    with _threads(settings.threads), torch.random.fork_rng(devices=forked):
+        torch.manual_seed(settings.seed)
+        model = build().to(device)
+        order = torch.Generator().manual_seed(settings.seed)
+        opt = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+        data = x.to(device)
+        model.train()
+        for _ in range(settings.epochs):
+            perm = torch.randperm(data.shape[0], generator=order).to(device)
+            for lo in range(0, data.shape[0], settings.batch_size):
+                opt.zero_grad(set_to_none=True)
+                value = loss(model, data[perm[lo : lo + settings.batch_size]])
+                torch.autograd.backward(value)
+                opt.step()
+    return model.cpu().eval()
