@@ -12,13 +12,11 @@ from torch import nn
 
 from harness.content.compressors._torch import (
     Normaliser,
-    TorchSettings,
-    check_settings,
+    TorchCompressorConfig,
     train_reconstruction,
 )
 from harness.content.compressors.base import (
     Compressor,
-    CompressorConfig,
     CompressorReport,
     Vectors,
 )
@@ -78,39 +76,23 @@ class AutoencoderCompressor(Compressor):
 
 
 @dataclass(frozen=True)
-class AutoencoderConfig(CompressorConfig):
+class AutoencoderConfig(TorchCompressorConfig):
     """The encoder of an autoencoder trained with MSE and Adam on the training vectors (centred,
     scaled by one RMS).
 
     Attributes:
         hidden: the width of one ReLU hidden layer in the encoder and in the decoder; None for
             a linear autoencoder (which learns PCA's subspace, not its axes).
-        epochs: passes over the training vectors; the default keeps a ``(5000, 64)`` fit well
-            under 2 s on one CPU core.
-        batch_size: vectors per Adam step.
-        learning_rate: Adam's learning rate.
-        threads: torch's intra-op threads during the fit (restored after); None keeps the
-            process's setting.
-        device: where it trains (``"cpu"``; a GPU is not bit-for-bit deterministic).
+
+    Training settings: `TorchCompressorConfig`.
     """
 
     hidden: int | None = None
-    epochs: int = 20
-    batch_size: int = 256
-    learning_rate: float = 1e-2
-    threads: int | None = None
-    device: str = "cpu"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.hidden is not None and self.hidden < 1:
             raise ValueError(f"hidden must be at least 1 or None, got {self.hidden!r}")
-        check_settings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            threads=self.threads,
-        )
 
     def fit(self, train: npt.ArrayLike) -> Compressor:
         start = time.perf_counter()
@@ -122,14 +104,7 @@ class AutoencoderConfig(CompressorConfig):
             x,
             lambda: Autoencoder(width, size, hidden=hidden),
             _mse,
-            TorchSettings(
-                self.epochs,
-                self.batch_size,
-                self.learning_rate,
-                self.seed,
-                self.threads,
-                self.device,
-            ),
+            self.settings,
         )
         with torch.no_grad():
             mse = float(_mse(model, x)) * norm.scale**2

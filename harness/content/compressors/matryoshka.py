@@ -20,13 +20,11 @@ from torch import nn
 
 from harness.content.compressors._torch import (
     Normaliser,
-    TorchSettings,
-    check_settings,
+    TorchCompressorConfig,
     train_reconstruction,
 )
 from harness.content.compressors.base import (
     Compressor,
-    CompressorConfig,
     CompressorReport,
     Vectors,
     as_vectors,
@@ -122,7 +120,7 @@ class MatryoshkaCompressor(Compressor):
 
 
 @dataclass(frozen=True)
-class MatryoshkaConfig(CompressorConfig):
+class MatryoshkaConfig(TorchCompressorConfig):
     """A linear projection to ``size`` trained so that every nested prefix reconstructs.
 
     Attributes:
@@ -131,23 +129,13 @@ class MatryoshkaConfig(CompressorConfig):
         weights: one loss weight per entry of ``prefixes``; empty weighs every size 1.
         separate_heads: a separate linear decoder per size instead of the prefix of one shared
             decoder.
-        epochs: passes over the training vectors; the default keeps a ``(5000, 64)`` fit well
-            under 2 s on one CPU core.
-        batch_size: vectors per Adam step.
-        learning_rate: Adam's learning rate.
-        threads: torch's intra-op threads during the fit (restored after); None keeps the
-            process's setting.
-        device: where it trains (``"cpu"``; a GPU is not bit-for-bit deterministic).
+
+    Training settings: `TorchCompressorConfig`.
     """
 
     prefixes: tuple[int, ...] = (384, 128, 64, 32, 16, 8)
     weights: tuple[float, ...] = ()
     separate_heads: bool = False
-    epochs: int = 20
-    batch_size: int = 256
-    learning_rate: float = 1e-2
-    threads: int | None = None
-    device: str = "cpu"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -162,12 +150,6 @@ class MatryoshkaConfig(CompressorConfig):
             )
         if any(not w >= 0.0 for w in self.weights):
             raise ValueError(f"weights must be non-negative, got {self.weights!r}")
-        check_settings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            threads=self.threads,
-        )
 
     def nested(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
         """The trained sizes, ascending and ending at ``size``, and their loss weights."""
@@ -187,14 +169,7 @@ class MatryoshkaConfig(CompressorConfig):
             x,
             lambda: MatryoshkaProjection(width, sizes, separate_heads=separate),
             _Loss(weights),
-            TorchSettings(
-                self.epochs,
-                self.batch_size,
-                self.learning_rate,
-                self.seed,
-                self.threads,
-                self.device,
-            ),
+            self.settings,
         )
         with torch.no_grad():
             z = model(x)
