@@ -4,14 +4,12 @@ one-line errors when no trial can teach, and the scores reaching a student."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 from harness.data.schema import EncodedDataset
 from harness.errors import HarnessError
@@ -46,12 +44,7 @@ NEURAL_CONFIG = NeuralConfig(
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ teacher's column stays with its rows, the auxiliary head is scored without its e
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,13 +41,7 @@ TEACHER = "teacher"
 OFF = DistillConfig()
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    # Tiny matrices: a second thread only adds contention on a busy 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _train_config(distill: DistillConfig = OFF, **kw: object) -> TrainConfig:

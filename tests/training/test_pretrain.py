@@ -4,7 +4,7 @@ bit for bit, a redundant field is learned as such, and the config rejects bad va
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -46,13 +46,7 @@ FLAT = NeuralConfig(
 QUICK = PretrainConfig(epochs=3, batch_size=128, learning_rate=1e-2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    # Tiny matrices: a second thread only adds contention on a busy 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ranker(data: EncodedDataset, config: NeuralConfig = SMALL, seed: int = 0) -> Ranker:
