@@ -4,11 +4,7 @@ line with the password masked, and run folders that share one database."""
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -37,14 +33,9 @@ from harness.tuning.studies import (
     study_name,
 )
 from harness.urls import masked_url
+from tests.dashboard_server import free_port, listed_studies
 from tests.leaderboard.boards import run_info
 from tests.postgres import PostgresServer, create_database
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _ctx(space: SearchSpace, suite: str = "unit") -> RowContext:
@@ -102,7 +93,7 @@ def test_the_password_is_masked_wherever_it_sits() -> None:
     ],
 )
 def test_an_unusable_storage_url_is_one_line_without_the_password(url: str, says: str) -> None:
-    url = url.format(port=_free_port())
+    url = url.format(port=free_port())
     with pytest.raises(HarnessError) as raised:
         open_storage(url)
     message = str(raised.value)
@@ -243,7 +234,7 @@ def test_the_leaderboard_names_the_database_and_how_to_open_it() -> None:
 def test_the_dashboard_refuses_an_unusable_storage_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url = f"postgresql://alice:hunter2@127.0.0.1:{_free_port()}/harness"
+    url = f"postgresql://alice:hunter2@127.0.0.1:{free_port()}/harness"
     assert main(["dashboard", "--optuna-storage", url]) == 2
     err = capsys.readouterr().err
     assert "hunter2" not in err and "alice:***@127.0.0.1" in err
@@ -258,33 +249,14 @@ def test_the_dashboard_serves_the_studies_in_postgresql(postgres_url: str) -> No
         direction="maximize",
     )
     study.optimize(lambda t: t.suggest_float("learning_rate", 0.01, 0.3), n_trials=2)
-    port = _free_port()
-    command = [sys.executable, "-m", "harness.cli", "dashboard", "--optuna-storage", postgres_url]
-    server = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                api = f"http://127.0.0.1:{port}/api/studies"
-                with urllib.request.urlopen(api, timeout=5) as response:
-                    body = response.read().decode()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        assert "criteo/lightgbm@0123abcd" in body
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    body = listed_studies(["--optuna-storage", postgres_url])
+    assert "criteo/lightgbm@0123abcd" in body
 
 
 def test_a_run_stops_on_an_unusable_database_before_reading_data(
     tmp_path: Path, harness_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"postgresql://alice:hunter2@127.0.0.1:{_free_port()}/harness"
+    url = f"postgresql://alice:hunter2@127.0.0.1:{free_port()}/harness"
     argv = ["run", "--suite", "criteo", "--out", str(tmp_path), "--quiet"]
     assert main([*argv, "--optuna-storage", url]) == 2
     err = capsys.readouterr().err
