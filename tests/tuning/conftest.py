@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,22 @@ def lightgbm_space(tmp_path: Path) -> SearchSpace:
     path = tmp_path / "lightgbm.toml"
     path.write_text(SMALL_LIGHTGBM)
     return load_search_space(path, family="lightgbm")
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A local Ray cluster with the resources (``num_cpus``, ``num_gpus``: logical ones) of the
+    test's indirect parameter."""
+    import ray  # only the tests that start a cluster pay for importing Ray
+
+    ray.init(
+        include_dashboard=False,
+        object_store_memory=150 << 20,
+        logging_level="ERROR",
+        log_to_driver=False,
+        **request.param,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()

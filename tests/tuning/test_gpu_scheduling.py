@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -58,22 +57,6 @@ batch_size = 512
 max_epochs = 2
 patience = 2
 """
-
-
-@pytest.fixture
-def cluster(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A local Ray cluster with the logical CPUs and GPUs of the test's indirect parameter."""
-    ray.init(
-        include_dashboard=False,
-        object_store_memory=150 << 20,
-        logging_level="ERROR",
-        log_to_driver=False,
-        **request.param,
-    )
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 LOGICAL_GPUS = pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -26,22 +25,6 @@ ray = pytest.importorskip("ray")
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-def cluster(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A local Ray cluster with the resources in the test's indirect parameter."""
-    ray.init(
-        include_dashboard=False,
-        object_store_memory=150 << 20,
-        logging_level="ERROR",
-        log_to_driver=False,
-        **request.param,
-    )
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 @dataclass(frozen=True)
