@@ -153,6 +153,7 @@ def _check_port(host: str, port: int) -> None:
 
 
 def suites() -> int:
+    from harness.content.compressors import COMPRESSORS
     from harness.data.card import load_card
     from harness.models import BACKBONES, EMBEDDINGS, HEADS, INTERACTIONS, NUMERIC_ENCODINGS
     from harness.pipeline import available_models, find_model, search_space_dirs
@@ -189,7 +190,8 @@ def suites() -> int:
             spaces.add_row(name, "?", f"[red]{escape(str(e))}[/]", "")
     _out.print(spaces)
     parts = Table(
-        title="Parts a neural model composes (kind = ... in a search space)", title_justify="left"
+        title="Parts a model composes (kind = ... in a search space; content: every family)",
+        title_justify="left",
     )
     for column in ("slot", "kind", "what it is"):
         parts.add_column(column, no_wrap=column != "what it is")
@@ -201,6 +203,7 @@ def suites() -> int:
         ("model.head", HEADS),
         ("train.embeddings.optimizer", EMBEDDING_OPTIMIZERS),
         ("train.embeddings.schedule", EMBEDDING_SCHEDULES),
+        ("content.compressor", COMPRESSORS),
     ):
         for kind, config in registry.items():
             parts.add_row(slot, kind, config.summary)
@@ -324,12 +327,18 @@ def datasets(args: argparse.Namespace) -> int:
             card.name,
             card.description,
             ", ".join(card.labels),
-            f"{len(card.numeric)} numeric, {len(card.categorical)} categorical",
+            _features(card),
             card.protocol,
             card.licence,
         )
     _out.print(table)
     return 0
+
+
+def _features(card: Any) -> str:
+    """A card's features in a few words: numeric, categorical and text columns."""
+    text = f", {len(card.text)} text" if card.text else ""
+    return f"{len(card.numeric)} numeric, {len(card.categorical)} categorical{text}"
 
 
 def datasets_markdown(cards: list[Any]) -> str:
@@ -341,7 +350,6 @@ def datasets_markdown(cards: list[Any]) -> str:
     for card in cards:
         lines.append(
             f"| `{card.name}` | {card.description} | {', '.join(card.labels)} | "
-            f"{len(card.numeric)} numeric, {len(card.categorical)} categorical | "
-            f"{card.group or '—'} | {card.protocol} | {card.licence} |"
+            f"{_features(card)} | {card.group or '—'} | {card.protocol} | {card.licence} |"
         )
     return "\n".join(lines)

@@ -90,6 +90,9 @@ class FitResult:
     ``test_scores`` are the primary task's predictions on the test rows at the best epoch (in
     row order; the significance tests of the leaderboard resample them), and
     ``predict_seconds`` the time that scoring the test split once took (inference cost).
+    ``content`` says what the model saw of the dataset's vector features (dropped, full size or
+    compressed, with the retrieval view), as `harness.content.prepare.ContentReport` JSON; ""
+    without vector features.
     """
 
     valid: Metrics
@@ -107,3 +110,4 @@ class FitResult:
     embedding_bytes: int | None = None
     test_scores: np.ndarray | None = field(default=None, compare=False, repr=False)
     predict_seconds: float | None = None
+    content: str = ""

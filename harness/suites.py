@@ -87,6 +87,12 @@ SUITES: dict[str, Suite] = {
         description="UCI Adult census income: a small mixed-type sanity suite (not CTR)",
         models=("lightgbm", "catboost", "mlp", "resnet", "dcnv2", "deepfm"),
     ),
+    "reviews": Suite(
+        name="reviews",
+        dataset="reviews",
+        description="Women's clothing reviews: recommended or not, from tabular columns and text",
+        models=("lightgbm", "catboost", "mlp", "dcnv2", "deepfm"),
+    ),
 }
 
 

@@ -203,7 +203,7 @@ def test_busy_dashboard_port_suggests_another(
     [
         (("--study", "hashing", "--seeds", "0"), "--seeds 0: a study needs at least one seed"),
         (("--study", "hashing", "--trials", "2"), "--trials is for a search"),
-        (("--study", " , "), "--study is empty; studies: embedding-sizes, hashing"),
+        (("--study", " , "), "--study is empty; studies: compression, embedding-sizes"),
         (("--study", "hashin"), "no study 'hashin'"),
         (
             ("--study", "hashing", "--models", "dcnv2,deepfm"),

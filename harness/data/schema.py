@@ -7,6 +7,9 @@ Encoded layout (fixed across datasets):
   ``MISSING_ID`` (0) for a missing value, ``RARE_ID`` (1) for a value below the minimum count in
   the training split or unseen there, vocabulary values from 2 on.
 - ``y``: float32 ``[N, n_tasks]``, 0/1, one column per task (the first ranks the models).
+- ``x_vec``: float32 ``[N, sum of widths]``, the dense vector features side by side (each a
+  fixed-length float vector per row: a text column's sentence embedding, or a vector column), in
+  ``FeatureSchema.vectors`` order; None when the dataset has none.
 - ``group``: uint64 ``[N]`` group keys (queries, users) where the dataset has a group column,
   for per-group metrics (GAUC, NDCG@10) and ranking objectives; None otherwise.
 
@@ -30,6 +33,7 @@ __all__ = [
     "EncodedSplit",
     "FeatureSchema",
     "NumericFeature",
+    "VectorFeature",
 ]
 
 MISSING_ID = 0
@@ -80,16 +84,40 @@ class CategoricalFeature:
 
 
 @dataclass(frozen=True)
+class VectorFeature:
+    """A dense vector feature: ``width`` columns of ``x_vec``, after the previous features'.
+
+    Attributes:
+        name: the feature (the card's text or vector column).
+        width: its length.
+        source: ``text`` (a text column encoded by ``model``) or ``column`` (read as a vector).
+        model: the text encoder that made it (a local model folder or the packaged model's
+            name); "" for a vector column.
+    """
+
+    name: str
+    width: int
+    source: str = "text"
+    model: str = ""
+
+    def __post_init__(self) -> None:
+        if self.width < 1:
+            raise ValueError(f"{self.name}: a vector feature needs a width >= 1, got {self.width}")
+
+
+@dataclass(frozen=True)
 class FeatureSchema:
     """What a model needs to know about its inputs: names, statistics, cardinalities, tasks.
 
-    ``labels`` names the tasks (columns of ``y``); ``query_group`` the card's group column.
+    ``labels`` names the tasks (columns of ``y``); ``query_group`` the card's group column;
+    ``vectors`` the dense vector features (``x_vec``'s columns, in order).
     """
 
     numeric: tuple[NumericFeature, ...]
     categorical: tuple[CategoricalFeature, ...]
     labels: tuple[str, ...] = ("label",)
     query_group: str | None = None
+    vectors: tuple[VectorFeature, ...] = ()
 
     @property
     def n_num(self) -> int:
@@ -102,6 +130,19 @@ class FeatureSchema:
     @property
     def cardinalities(self) -> tuple[int, ...]:
         return tuple(f.cardinality for f in self.categorical)
+
+    @property
+    def vector_width(self) -> int:
+        """Columns of ``x_vec``: every vector feature's width added up (0 without any)."""
+        return sum(v.width for v in self.vectors)
+
+    def vector_slices(self) -> tuple[slice, ...]:
+        """Each vector feature's columns of ``x_vec``, in order."""
+        out, start = [], 0
+        for v in self.vectors:
+            out.append(slice(start, start + v.width))
+            start += v.width
+        return tuple(out)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -118,17 +159,20 @@ class FeatureSchema:
             categorical=tuple(CategoricalFeature(**f) for f in raw["categorical"]),
             labels=tuple(raw["labels"]),
             query_group=raw.get("query_group"),
+            vectors=tuple(VectorFeature(**v) for v in raw.get("vectors", ())),
         )
 
 
 @dataclass(frozen=True)
 class EncodedSplit:
-    """One split's encoded arrays (in memory or memory-mapped); ``group`` only when grouped."""
+    """One split's encoded arrays (in memory or memory-mapped); ``group`` only when grouped,
+    ``x_vec`` only with vector features."""
 
     x_num: np.ndarray
     x_cat: np.ndarray
     y: np.ndarray
     group: np.ndarray | None = None
+    x_vec: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.y.shape[0]
@@ -138,6 +182,8 @@ class EncodedSplit:
             )
         if self.group is not None and self.group.shape[0] != n:
             raise ValueError(f"rows differ: group {self.group.shape}, y {self.y.shape}")
+        if self.x_vec is not None and (self.x_vec.ndim != 2 or self.x_vec.shape[0] != n):
+            raise ValueError(f"rows differ: x_vec {self.x_vec.shape}, y {self.y.shape}")
 
     @property
     def n_rows(self) -> int:

@@ -13,7 +13,12 @@ plus files in a folder that every worker can reach.
    the numeric statistics (`harness.data.stats`); the shards' counts are summed by `CountMerger`
    into the vocabularies and the schema (`Fitted`);
 3. `encode_shard`: the shard's rows -> its row ranges of the preallocated per-split ``.npy``
-   files (`allocate_arrays`), at offsets given by `plan_shards`.
+   files (`allocate_arrays`), at offsets given by `plan_shards`;
+4. (cards with ``text`` columns) `write_text_shard`: the shard's texts -> its row ranges of
+   ``x_vec.npy`` (`allocate_vectors`), each text's vector looked up in a `TextTable` of the
+   distinct texts (`distinct_texts`) and their embeddings. It splits rows exactly as
+   `encode_shard` does (the same plan, shard offsets and per-split row ranges), so ``x_vec``'s
+   rows line up with the other arrays' by construction.
 
 A row's split is assigned by the split plan (`harness.data.splits`) from its global index among
 the kept rows of all shards in order (and its time or group where the protocol needs them), so
@@ -39,7 +44,7 @@ from harness.data.readers.base import BadRows
 from harness.data.schema import SPLIT_NAMES, CategoricalFeature, FeatureSchema, NumericFeature
 from harness.data.splits import SplitPlan
 from harness.data.stats import BlockMoments, NumericSketch, sample_mask
-from harness.data.table import CanonicalColumns, TableReader
+from harness.data.table import CanonicalColumns, TableReader, text_column
 from harness.data.vocab import CategoricalEncoder, fit_vocabulary
 
 __all__ = [
@@ -50,14 +55,18 @@ __all__ = [
     "ShardCounts",
     "ShardInfo",
     "ShardPlan",
+    "TextTable",
     "allocate_arrays",
+    "allocate_vectors",
     "count_shard",
+    "distinct_texts",
     "encode_shard",
     "merge_counts",
     "parse_shard",
     "plan_shards",
     "shard_offsets",
     "write_fitted",
+    "write_text_shard",
 ]
 
 _MERGE_EVERY = 16  # count tables kept before they are summed into one
@@ -411,14 +420,26 @@ def allocate_arrays(folder: Path, sizes: Splits, columns: CanonicalColumns) -> N
         (folder / split_name).mkdir()
         for array, dtype, width in array_layout(columns):
             shape: tuple[int, ...] = (size,) if array == "group" else (size, width)
-            header = {
-                "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                "fortran_order": False,
-                "shape": shape,
-            }
-            with (folder / split_name / f"{array}.npy").open("wb") as f:
-                np.lib.format.write_array_header_1_0(f, header)
-                f.truncate(f.tell() + size * width * np.dtype(dtype).itemsize)
+            _allocate(folder / split_name / f"{array}.npy", dtype, shape)
+
+
+def allocate_vectors(folder: Path, sizes: Splits, width: int) -> None:
+    """Creates ``<split>/x_vec.npy`` float32 ``[rows, width]`` under ``folder`` (whose split
+    folders `allocate_arrays` made), like `allocate_arrays` does."""
+    for split_name, size in zip(SPLIT_NAMES, sizes, strict=True):
+        _allocate(folder / split_name / "x_vec.npy", np.float32, (size, width))
+
+
+def _allocate(path: Path, dtype: type[np.generic], shape: tuple[int, ...]) -> None:
+    """An ``.npy`` file of its final size: the header, then a sparse extension."""
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": shape,
+    }
+    with path.open("wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.truncate(f.tell() + int(np.prod(shape)) * np.dtype(dtype).itemsize)
 
 
 class _RangeWriter:
@@ -561,6 +582,115 @@ def encode_shard(
     for out in writers:
         for writer in out.values():
             writer.check()
+
+
+# --- pass 4: text vectors (cards with text columns) -----------------------------------------
+
+
+def distinct_texts(shards: Sequence[ShardInfo], columns: CanonicalColumns) -> list[str]:
+    """Every distinct non-null text of the text columns, in order of first appearance."""
+    files = [str(s.block_path(b)) for s in shards for b in s.blocks]
+    if not files or not columns.text:
+        return []
+    scan = pl.scan_ipc(files)
+    parts = [
+        scan.select(pl.col(text_column(c)).alias("text")).drop_nulls().unique(maintain_order=True)
+        for c in columns.text
+    ]
+    texts = pl.concat(parts).unique(maintain_order=True).collect()
+    return texts["text"].to_list()
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """Distinct texts and their vectors: looks up each row's text (null -> a zero vector).
+
+    Attributes:
+        texts: the distinct texts.
+        vectors: float32 ``[len(texts), width]``, row for row.
+    """
+
+    texts: tuple[str, ...]
+    vectors: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.texts):  # a bug
+            raise ValueError(f"{len(self.texts)} texts but vectors {self.vectors.shape}")
+
+    @property
+    def width(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def lookup(self, texts: pl.Series) -> np.ndarray:
+        """float32 ``[len(texts), width]``: each text's vector, zeros where null.
+
+        Raises:
+            KeyError: a text not in the table (a bug: the table holds every distinct text).
+        """
+        rows = texts.replace_strict(
+            pl.Series(self.texts, dtype=pl.String),
+            pl.Series(np.arange(len(self.texts), dtype=np.int64)),
+            default=None,
+            return_dtype=pl.Int64,
+        )
+        unknown = rows.is_null() & texts.is_not_null()
+        if unknown.any():  # a bug
+            raise KeyError(f"text not in the table: {texts.filter(unknown)[0]!r}")
+        out = np.zeros((texts.len(), self.width), dtype=np.float32)
+        present = rows.is_not_null().to_numpy()
+        out[present] = self.vectors[rows.drop_nulls().to_numpy()]
+        return out
+
+
+def write_text_shard(
+    shard: ShardInfo,
+    shard_plan: ShardPlan,
+    table: TextTable,
+    *,
+    index: int,
+    plan: SplitPlan,
+    columns: CanonicalColumns,
+    arrays_dir: Path,
+    on_block: OnBlock = _no_progress,
+) -> None:
+    """Pass 4: one shard's text columns into its row ranges of ``x_vec.npy`` (`allocate_vectors`).
+
+    Splits the rows exactly as `encode_shard` (same codes, same row ranges), so each split's
+    ``x_vec`` rows are its other arrays' rows; the text columns sit side by side, in
+    ``columns.text`` order, ``table.width`` columns each.
+
+    Args:
+        shard: from `parse_shard`.
+        shard_plan: its offset and per-split row ranges (`plan_shards`).
+        table: every distinct text of the dataset and its vector.
+        index: the shard's position among all shards.
+        plan: the split plan of all shards.
+        columns: the card's canonical columns (``columns.text`` non-empty).
+        arrays_dir: the folder holding ``train/ valid/ test/``.
+        on_block: called after each block (with 0).
+    """
+    writers: list[_RangeWriter] = []
+    try:
+        for split_name, start, rows in zip(
+            SPLIT_NAMES, shard_plan.starts, shard_plan.rows, strict=True
+        ):
+            writers.append(_RangeWriter(Path(arrays_dir) / split_name / "x_vec.npy", start, rows))
+        names = [text_column(c) for c in columns.text]
+        for block in shard.blocks:
+            frame = pl.read_ipc(shard.block_path(block))
+            codes = plan.codes(frame, shard_plan.offset + block.first_row, block.rows, index)
+            for code, writer in enumerate(writers):
+                rows_in = _rows_of(frame, codes, code)
+                if not rows_in.height:
+                    continue
+                parts = [table.lookup(rows_in[name]) for name in names]
+                writer.write(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
+            on_block(0)
+    finally:
+        for writer in writers:
+            writer.close()
+    for writer in writers:
+        writer.check()
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -16,6 +16,13 @@ card derives it: a 0/1 column, a value from ``values`` (ordered values by an ord
 that ``rating >= 4`` and ``rating = 5`` are consistent), or a positive or negative text value.
 A second task gets a partly different logit (shared effects plus its own), as multi-task data
 does.
+
+A card with ``text`` columns gets short review-like sentences with a planted text signal: a
+hidden per-row sentiment, which no tabular column holds, adds to every task's logit and sets how
+often each sentence's opinion phrases are positive ("love", "perfect", "flattering") or negative
+("returned", "cheap", "itchy"); neutral phrases ("ordered my usual size") carry nothing. About
+one row in ten holds a stock short review ("Love it!", "Returned it."), so equal texts recur
+across rows and splits, and 5% are missing.
 """
 
 from __future__ import annotations
@@ -36,6 +43,25 @@ __all__ = ["synthetic_main_name", "write_synthetic_table"]
 _MISSING = 0.05
 _POSITIVE_RATE = 0.25  # of a 0/1 task, as in CTR data
 _ZIPF = 1.1
+_TEXT_WEIGHT = 1.5  # of the hidden sentiment in the logit: the text's own share of the signal
+_STOCK_SHARE = 0.1  # rows holding a stock short review
+_ITEMS = ("dress", "top", "sweater", "skirt", "blouse", "jacket", "cardigan", "pair of jeans")
+_COLOURS = ("black", "navy", "ivory", "red", "olive", "grey")
+_POSITIVE = (
+    "I love this {item}", "the fit is perfect", "so flattering", "the fabric is soft",
+    "gorgeous colour", "very comfortable", "a beautiful {item}", "great quality for the price",
+)  # fmt: skip
+_NEGATIVE = (
+    "I returned this {item}", "the fabric feels cheap", "the material is itchy",
+    "very disappointed", "an unflattering cut", "it runs tight and short", "poor quality",
+    "the {item} looks awkward on",
+)  # fmt: skip
+_NEUTRAL = (
+    "ordered my usual size", "wore it to work", "bought it online", "the {item} is {colour}",
+    "it arrived on time", "I am five foot four", "washed it once",
+)  # fmt: skip
+_STOCK_POSITIVE = ("Love it!", "Perfect.", "So flattering!", "Great {item}.")
+_STOCK_NEGATIVE = ("Returned it.", "Too cheap.", "Disappointed.", "Itchy.")
 _UNIX_START = 874_724_710  # the first MovieLens 100K timestamp
 _HOURS_START = (14, 10, 21)  # Avazu's first day, 2014-10-21
 
@@ -158,6 +184,43 @@ def _time_column(card: DatasetCard, name: str, n: int) -> pl.Series:
     return pl.Series(name, ((yy * 100 + mm) * 100 + dd + days) * 100 + hour)
 
 
+def _review_texts(rng: np.random.Generator, sentiment: np.ndarray) -> pl.Series:
+    """Review-like texts whose opinion phrases lean positive as ``sentiment`` grows."""
+    n = len(sentiment)
+    positive_p = 1.0 / (1.0 + np.exp(-2.5 * sentiment))
+    stock = rng.random(n) < _STOCK_SHARE
+    opinions = rng.integers(1, 4, n)  # opinion phrases per text
+    neutrals = rng.integers(0, 3, n)
+    items = rng.integers(0, len(_ITEMS), n)
+    colours = rng.integers(0, len(_COLOURS), n)
+    # At most 3 opinions and 2 neutral phrases: draw every slot (distinct phrases), use the
+    # first ones.
+    signs = rng.random((n, 3)) < positive_p[:, None]
+    picks = rng.random((n, len(_POSITIVE))).argsort(axis=1)[:, :3]
+    neutral_picks = rng.random((n, len(_NEUTRAL))).argsort(axis=1)[:, :2]
+    orders = rng.random((n, 5)).argsort(axis=1)
+    stock_picks = rng.integers(0, len(_STOCK_POSITIVE), n)
+    stock_signs = rng.random(n) < positive_p
+    missing = rng.random(n) < _MISSING
+    texts: list[str | None] = []
+    for i in range(n):
+        fill = {"item": _ITEMS[items[i]], "colour": _COLOURS[colours[i]]}
+        if missing[i]:
+            texts.append(None)
+            continue
+        if stock[i]:
+            stock_texts = _STOCK_POSITIVE if stock_signs[i] else _STOCK_NEGATIVE
+            texts.append(stock_texts[stock_picks[i]].format(**fill))
+            continue
+        phrases = [
+            (_POSITIVE if signs[i, k] else _NEGATIVE)[picks[i, k]] for k in range(opinions[i])
+        ]
+        phrases += [_NEUTRAL[neutral_picks[i, k]] for k in range(neutrals[i])]
+        ordered = [phrases[k].format(**fill) for k in orders[i] if k < len(phrases)]
+        texts.append(" ".join(f"{p[0].upper()}{p[1:]}." for p in ordered))
+    return pl.Series(texts, dtype=pl.String)
+
+
 def synthetic_main_name(card: DatasetCard) -> str:
     """The stand-in's main file name: the card's first file name (unzipped), else the first
     numbered shard, else Criteo's ``train.txt``."""
@@ -206,11 +269,16 @@ def write_synthetic_table(
     main: dict[str, pl.Series] = {}
     features: dict[str, np.ndarray] = {}
     numeric: dict[str, np.ndarray] = {}
+    # The text's own signal: a hidden sentiment only the text columns carry.
+    text_only = [c for c in card.text if card.column(c) is None and c not in in_side]
+    sentiment = _rng(card, seed, 7).normal(size=rows) if text_only else np.zeros(rows)
     for k, (name, kind) in enumerate(types.items()):
         if name in in_side or name in label_columns:
             continue
         sub = _rng(card, seed, 3, k)
-        if name in key_ranks:
+        if name in text_only:
+            main[name] = _review_texts(sub, sentiment).alias(name)
+        elif name in key_ranks:
             main[name] = pl.Series(name, key_ranks[name] + 1)
         elif name == card.time:
             main[name] = _time_column(card, name, rows)
@@ -225,7 +293,7 @@ def write_synthetic_table(
         elif column is not None:
             numeric[name] = main[name].cast(pl.Float64).to_numpy()
     features.update(side_ranks)
-    base = _logits(_rng(card, seed, 4), features, numeric)
+    base = _logits(_rng(card, seed, 4), features, numeric) + _TEXT_WEIGHT * sentiment
     for t, task in enumerate(card.tasks):
         if task.column in main:
             continue

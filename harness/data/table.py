@@ -9,7 +9,9 @@ the side tables (read once, in memory), computes derived features and emits a *c
 - categorical features as integer keys: UInt32 for hex hashes, UInt64 for integers (their bits)
   and strings (a 64-bit polars hash: stable for one polars version, which the cache key holds);
 - each task's 0/1 label as ``__task:<name>`` (UInt8);
-- ``__group`` (UInt64 key) and ``__time`` (Float64) when the card names them.
+- ``__group`` (UInt64 key) and ``__time`` (Float64) when the card names them;
+- each text column as ``__text:<name>`` (String, null where missing), read by the text step
+  after the encode pass (`harness.data.shards.write_text_shard`).
 
 Rows keep the main file's order, so a row's global index is its position in the main file(s).
 """
@@ -31,7 +33,14 @@ from harness.data.readers.delimited import TextLayout, iter_text_blocks, text_co
 from harness.data.readers.parquet import iter_parquet_blocks, parquet_columns
 from harness.errors import HarnessError
 
-__all__ = ["CanonicalColumns", "TableReader", "file_columns"]
+__all__ = ["TEXT_PREFIX", "CanonicalColumns", "TableReader", "file_columns", "text_column"]
+
+TEXT_PREFIX = "__text:"
+
+
+def text_column(name: str) -> str:
+    """The canonical column of a text column (its raw strings)."""
+    return TEXT_PREFIX + name
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class CanonicalColumns:
         categorical_kinds: ``hex``, ``int``, ``string`` or ``derived`` each.
         tasks: task names (``y`` columns, canonical ``__task:<name>``).
         group: whether blocks carry ``__group``.
+        text: text column names (``x_vec`` features, canonical ``__text:<name>``).
     """
 
     numeric: tuple[str, ...]
@@ -53,6 +63,7 @@ class CanonicalColumns:
     categorical_kinds: tuple[str, ...]
     tasks: tuple[str, ...]
     group: bool
+    text: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, card: DatasetCard) -> CanonicalColumns:
@@ -69,6 +80,7 @@ class CanonicalColumns:
             categorical_kinds=tuple(categorical_kinds),
             tasks=card.labels,
             group=card.group is not None,
+            text=card.text,
         )
 
     def key_dtype(self, column: str) -> pl.DataType:
@@ -320,4 +332,6 @@ def _canonical_exprs(card: DatasetCard, read: Mapping[str, str]) -> list[pl.Expr
         exprs.append(_key(GROUP, read[card.group], source=card.group))
     if card.time is not None:
         exprs.append(pl.col(card.time).cast(pl.Float64).alias(TIME))
+    for name in card.text:
+        exprs.append(pl.col(name).cast(pl.String).alias(text_column(name)))
     return exprs

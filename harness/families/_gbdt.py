@@ -1,5 +1,9 @@
 """What the GBDT families share: row sampling, the feature matrix, and the sampled learning curve.
 
+The feature matrix is ``[x_num | x_cat | x_vec]``: the numeric values, the categorical ids (the
+families decide how to treat them), then every dense vector feature's components as plain float
+columns, named ``<feature>_<i>`` (`column_names`).
+
 For a GBDT an *epoch* is one boosting round: ``EpochMetrics.epoch`` and ``FitResult.best_epoch``
 count rounds (1-based). The curve is sampled every ``rounds_per_epoch`` rounds (plus the last
 round), and each sample is passed to ``ctx.on_epoch``, so a scheduler such as ASHA compares GBDT
@@ -8,8 +12,10 @@ trials at equal numbers of rounds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
-from harness.data.schema import EncodedDataset, EncodedSplit
+from harness.content.prepare import ContentReport
+from harness.data.schema import EncodedDataset, EncodedSplit, FeatureSchema
 from harness.fitting import EpochMetrics, FitResult, TrainContext
 from harness.metrics import Metrics, binary_metrics
 
@@ -29,11 +36,13 @@ __all__ = [
     "available_memory",
     "check",
     "check_boosting",
+    "column_names",
     "feature_matrix",
     "fit_tasks",
     "rows_per_second",
     "sample_rows",
     "training_rows",
+    "with_content",
 ]
 
 
@@ -94,27 +103,33 @@ def sample_rows(split: EncodedSplit, max_rows: int | None, seed: int) -> tuple[E
     # Sorted indices keep memory-mapped reads sequential.
     idx = np.sort(rng.choice(n, size=max_rows, replace=False))
     group = None if split.group is None else np.asarray(split.group[idx])
+    x_vec = None if split.x_vec is None else np.asarray(split.x_vec[idx])
     sampled = EncodedSplit(
-        x_num=split.x_num[idx], x_cat=split.x_cat[idx], y=split.y[idx], group=group
+        x_num=split.x_num[idx], x_cat=split.x_cat[idx], y=split.y[idx], group=group, x_vec=x_vec
     )
     return sampled, f"trained on a seeded sample of {max_rows} of {n} training rows"
 
 
 @dataclass(frozen=True)
 class MemoryModel:
-    """A GBDT's peak memory when training: ``base + per_row * rows`` bytes.
+    """A GBDT's peak memory when training: ``base + (per_row + per_column * c) * rows`` bytes,
+    ``c`` the dense vector columns (``x_vec``'s width) beside the measured ones.
 
     Measured here on synthetic Criteo rows (13 numeric + 26 categorical columns, 2 threads):
     LightGBM about 480 B per training row (the float32 feature matrix, its copy and the binned
     dataset); CatBoost about 1.5 kB per row plus 0.9 GB (max_ctr_complexity 2), from peak RSS
-    at 0.4M and 1.6M rows.
+    at 0.4M and 1.6M rows. ``per_column``, each dense vector column's share of a row, measured
+    from peak RSS with and without a 384-wide vector at 0.1M rows (2 threads): LightGBM about
+    20 B (the float32 matrix, its copies and bins), CatBoost about 8 B.
     """
 
     per_row: int
     base: int = 0
+    per_column: int = 0
 
-    def rows_that_fit(self, available: int) -> int:
-        return max(1, (available - self.base) // self.per_row)
+    def rows_that_fit(self, available: int, columns: int = 0) -> int:
+        """Training rows that fit ``available`` bytes with ``columns`` vector columns."""
+        return max(1, (available - self.base) // (self.per_row + self.per_column * columns))
 
 
 # Share of the available memory one trial may plan to use, scaled by its share of the CPUs
@@ -155,10 +170,12 @@ def training_rows(
     if cap is None:
         share = _MEMORY_SHARE * min(1.0, ctx.threads / (os.cpu_count() or 1))
         budget = int(share * (available if available is not None else available_memory()))
-        cap = memory.rows_that_fit(budget)
+        columns = 0 if data.train.x_vec is None else int(data.train.x_vec.shape[1])
+        cap = memory.rows_that_fit(budget, columns)
         if data.train.n_rows > cap:
+            per_row = memory.per_row + memory.per_column * columns
             notes.append(
-                f"{label} would need about {memory.per_row * data.train.n_rows / 2**30:.1f} GiB "
+                f"{label} would need about {per_row * data.train.n_rows / 2**30:.1f} GiB "
                 f"for all rows, more than this trial's {budget / 2**30:.1f} GiB of memory: "
                 "set max_train_rows in its search space to choose the sample size"
             )
@@ -176,10 +193,46 @@ def rows_per_second(rows: int, rounds: int, seconds: float) -> float | None:
 
 
 def feature_matrix(split: EncodedSplit) -> np.ndarray:
-    """``[x_num | x_cat]`` as one float32 matrix (ids below 2**24 stay exact in float32)."""
-    x_num = np.asarray(split.x_num, dtype=np.float32)
-    x_cat = np.asarray(split.x_cat, dtype=np.float32)
-    return np.ascontiguousarray(np.hstack([x_num, x_cat]))
+    """``[x_num | x_cat | x_vec]`` as one float32 matrix (ids below 2**24 stay exact in
+    float32); without vector features, ``[x_num | x_cat]``."""
+    parts = [np.asarray(split.x_num, dtype=np.float32), np.asarray(split.x_cat, dtype=np.float32)]
+    if split.x_vec is not None:
+        parts.append(np.asarray(split.x_vec, dtype=np.float32))
+    return np.ascontiguousarray(np.hstack(parts))
+
+
+# Characters LightGBM refuses in a feature name (JSON's), and whitespace, which it rewrites.
+_UNSAFE = re.compile(r'[\s",:\[\]{}]')
+
+
+def column_names(split: EncodedSplit, schema: FeatureSchema) -> list[str]:
+    """Names of `feature_matrix`'s columns for ``split``: ``num_<j>``, ``cat_<j>``, then
+    ``<feature>_<i>`` for component ``i`` of each of ``schema``'s vector features (characters
+    LightGBM refuses become ``_``; a name taken already falls back to ``vec<k>_<i>``, ``k`` the
+    feature's position).
+
+    Raises:
+        ValueError: the split's vector columns are not the schema's vector features.
+    """
+    width = 0 if split.x_vec is None else int(split.x_vec.shape[1])
+    if width != schema.vector_width:
+        raise ValueError(
+            f"the split has {width} vector columns, the schema's vector features "
+            f"{schema.vector_width}"
+        )
+    names = [f"num_{j}" for j in range(split.x_num.shape[1])]
+    names += [f"cat_{j}" for j in range(split.x_cat.shape[1])]
+    taken = set(names)
+    for k, v in enumerate(schema.vectors):
+        stem = _UNSAFE.sub("_", v.name)
+        mine = [f"{stem}_{i}" for i in range(v.width)]
+        stem = f"vec{k}"
+        while taken.intersection(mine):
+            mine = [f"{stem}_{i}" for i in range(v.width)]
+            stem = f"_{stem}"
+        taken.update(mine)
+        names.extend(mine)
+    return names
 
 
 def _safe_metrics(auc: float, logloss: float) -> Metrics:
@@ -321,3 +374,8 @@ def fit_tasks(
 def _sum_known(values: Sequence[float | None]) -> float | None:
     """The sum, or None when any value is unknown."""
     return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+
+def with_content(result: FitResult, content: ContentReport | None) -> FitResult:
+    """``result`` carrying what the trees saw of the vector features (`FitResult.content`)."""
+    return dataclasses.replace(result, content="" if content is None else content.to_json())

@@ -1,10 +1,11 @@
 """CatBoost as a baseline family: ordered target statistics on the categorical ids.
 
 The encoded id columns are CatBoost ``cat_features`` (integer columns of a pandas frame, built
-column by column from the arrays, no per-row Python). Early stopping watches the validation AUC
-(the metric the tuner maximises) and ``use_best_model`` keeps the best round. CatBoost always
-trains on the CPU here, whatever ``ctx.device`` says (its GPU mode has no Python callbacks, which
-the per-round curve needs).
+column by column from the arrays, no per-row Python); dense vector features (``x_vec``) are
+float columns after them, one per component (``<feature>_<i>``). Early stopping watches the
+validation AUC (the metric the tuner maximises) and ``use_best_model`` keeps the best round.
+CatBoost always trains on the CPU here, whatever ``ctx.device`` says (its GPU mode has no Python
+callbacks, which the per-round curve needs).
 """
 
 from __future__ import annotations
@@ -12,27 +13,31 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from harness.data.schema import EncodedDataset, EncodedSplit
+from harness.content.config import ContentConfig
+from harness.content.prepare import apply_content
+from harness.data.schema import EncodedDataset, EncodedSplit, FeatureSchema
 from harness.families._gbdt import (
     CurveRecorder,
     MemoryModel,
     TaskFit,
     check,
     check_boosting,
+    column_names,
     fit_tasks,
     training_rows,
+    with_content,
 )
 from harness.fitting import EpochMetrics, FitResult, TrainContext
 
 __all__ = ["CATBOOST", "CatBoostConfig", "CatBoostFamily"]
 
 # Peak training memory, measured (see MemoryModel): bounds the rows when max_train_rows is None.
-_MEMORY = MemoryModel(per_row=1_500, base=900 << 20)
+_MEMORY = MemoryModel(per_row=1_500, base=900 << 20, per_column=8)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class CatBoostConfig:
             the scheduler).
         max_train_rows: train on a seeded uniform sample of this many training rows when the
             training split does not fit GBDT memory; ``None`` uses every row. Noted in the result.
+        content: what the trees see of the dataset's vector features, as columns
+            (`ContentConfig`: dropped, as they are, or compressed).
     """
 
     iterations: int = 2000
@@ -70,6 +77,7 @@ class CatBoostConfig:
     early_stopping_rounds: int = 100
     rounds_per_epoch: int = 50
     max_train_rows: int | None = None
+    content: ContentConfig = field(default_factory=ContentConfig)
 
     def __post_init__(self) -> None:
         check_boosting(self)
@@ -98,15 +106,21 @@ class CatBoostConfig:
         )
 
 
-def _frame(split: EncodedSplit) -> Any:
-    """A pandas frame: numeric columns float32 (NaN = missing), categorical columns int32."""
+def _frame(split: EncodedSplit, schema: FeatureSchema) -> Any:
+    """A pandas frame: numeric columns float32 (NaN = missing), categorical columns int32, then
+    the vector features' components float32 (names: `column_names`)."""
     # pandas has no type stubs here; CatBoost's integer cat_features need a frame, not an array.
     pd: Any = importlib.import_module("pandas")
+    names = iter(column_names(split, schema))
     columns: dict[str, np.ndarray] = {}
     for j in range(split.x_num.shape[1]):
-        columns[f"num_{j}"] = np.asarray(split.x_num[:, j], dtype=np.float32)
+        columns[next(names)] = np.asarray(split.x_num[:, j], dtype=np.float32)
     for j in range(split.x_cat.shape[1]):
-        columns[f"cat_{j}"] = np.asarray(split.x_cat[:, j], dtype=np.int32)
+        columns[next(names)] = np.asarray(split.x_cat[:, j], dtype=np.int32)
+    if split.x_vec is not None:
+        x_vec = np.asarray(split.x_vec, dtype=np.float32)
+        for j in range(x_vec.shape[1]):
+            columns[next(names)] = x_vec[:, j]
     return pd.DataFrame(columns, copy=False)
 
 
@@ -142,18 +156,20 @@ class CatBoostFamily:
     config_type: type[Any] = CatBoostConfig
 
     def validate(self, config: Any, data: EncodedDataset) -> None:
-        """Nothing in a GBDT config depends on the dataset's schema."""
+        """Only the ``content`` table depends on the dataset's schema (its vector features)."""
         if not isinstance(config, self.config_type):
             raise ValueError(f"expected a {self.config_type.__name__}, got {type(config).__name__}")
+        config.content.check(data.schema)
 
     def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
         """Trains on ``data.train``, early-stops on ``data.valid`` AUC, scores ``data.test``."""
         if not isinstance(config, CatBoostConfig):
             raise TypeError(f"expected a CatBoostConfig, got {type(config).__name__}")
+        data, content = apply_content(config.content, data, seed=ctx.seed)
         train, notes = training_rows("CatBoost", data, config.max_train_rows, ctx, _MEMORY)
         n_num = data.schema.n_num
-        frames = {name: _frame(split) for name, split in (("train", train), ("valid", data.valid),
-                  ("test", data.test))}  # fmt: skip
+        frames = {name: _frame(split, data.schema) for name, split in (("train", train),
+                  ("valid", data.valid), ("test", data.test))}  # fmt: skip
 
         def fit_one(task: int, on_epoch: Callable[[EpochMetrics], None]) -> TaskFit:
             from catboost import CatBoostClassifier
@@ -205,7 +221,7 @@ class CatBoostFamily:
                 out_of_time=recorder.stopped,
             )
 
-        return fit_tasks(data, train, ctx, notes, fit_one)
+        return with_content(fit_tasks(data, train, ctx, notes, fit_one), content)
 
 
 CATBOOST = CatBoostFamily()

@@ -8,6 +8,8 @@ Categorical ids can reach LightGBM two ways (the ``categorical`` field, searchab
 - ``"native"``: the id columns are passed as ``categorical_feature`` (LightGBM's many-vs-many
   categorical splits with ``cat_smooth`` regularisation).
 
+Dense vector features (``x_vec``) are plain float columns after the ids, one per component.
+
 On grouped data (a card's ``group``: queries, users) ``objective = "lambdarank"`` learns to rank
 within groups (LambdaMART); the default ``binary`` learns click probabilities. One booster is
 trained per task.
@@ -21,11 +23,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from harness.content.config import ContentConfig
+from harness.content.prepare import apply_content
 from harness.data.schema import EncodedDataset, EncodedSplit
 from harness.families._gbdt import (
     CurveRecorder,
@@ -33,16 +37,18 @@ from harness.families._gbdt import (
     TaskFit,
     check,
     check_boosting,
+    column_names,
     feature_matrix,
     fit_tasks,
     training_rows,
+    with_content,
 )
 from harness.fitting import EpochMetrics, FitResult, TrainContext
 
 __all__ = ["LIGHTGBM", "LightGBMConfig", "LightGBMFamily"]
 
 # Peak training memory, measured (see MemoryModel): bounds the rows when max_train_rows is None.
-_MEMORY = MemoryModel(per_row=480)
+_MEMORY = MemoryModel(per_row=480, per_column=20)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class LightGBMConfig:
             the scheduler).
         max_train_rows: train on a seeded uniform sample of this many training rows when the
             training split does not fit GBDT memory; ``None`` uses every row. Noted in the result.
+        content: what the trees see of the dataset's vector features, as columns
+            (`ContentConfig`: dropped, as they are, or compressed).
     """
 
     n_estimators: int = 2000
@@ -87,6 +95,7 @@ class LightGBMConfig:
     early_stopping_rounds: int = 100
     rounds_per_epoch: int = 50
     max_train_rows: int | None = None
+    content: ContentConfig = field(default_factory=ContentConfig)
 
     def __post_init__(self) -> None:
         check_boosting(self)
@@ -178,12 +187,14 @@ class LightGBMFamily:
                 "objective='lambdarank' ranks within groups: the dataset has none (give its "
                 "card a `group` column)"
             )
+        config.content.check(data.schema)
 
     def fit(self, config: Any, data: EncodedDataset, ctx: TrainContext) -> FitResult:
         """Trains on ``data.train``, early-stops on ``data.valid`` AUC, scores ``data.test``."""
         if not isinstance(config, LightGBMConfig):
             raise TypeError(f"expected a LightGBMConfig, got {type(config).__name__}")
         self.validate(config, data)
+        data, content = apply_content(config.content, data, seed=ctx.seed)
         train, notes = training_rows("LightGBM", data, config.max_train_rows, ctx, _MEMORY)
         if config.objective == "lambdarank":
             train = _grouped(train)
@@ -193,6 +204,7 @@ class LightGBMFamily:
         params = config.lgb_params(threads=ctx.threads, seed=ctx.seed, categorical_idx=cat_idx)
         x_train = feature_matrix(train)
         x_valid, x_test = feature_matrix(data.valid), feature_matrix(data.test)
+        names = column_names(train, data.schema)
 
         def fit_one(task: int, on_epoch: Callable[[EpochMetrics], None]) -> TaskFit:
             import lightgbm as lgb  # heavy import: only in the process that trains
@@ -202,6 +214,7 @@ class LightGBMFamily:
                 x_train,
                 label=np.ascontiguousarray(train.y[:, task], dtype=np.float32),
                 group=group,
+                feature_name=names,
                 categorical_feature=cat_idx if cat_idx else "auto",
                 free_raw_data=False,
             )
@@ -253,7 +266,7 @@ class LightGBMFamily:
                 out_of_time=recorder.stopped,
             )
 
-        return fit_tasks(data, train, ctx, notes, fit_one)
+        return with_content(fit_tasks(data, train, ctx, notes, fit_one), content)
 
 
 def _grouped(split: EncodedSplit) -> EncodedSplit:
@@ -265,6 +278,7 @@ def _grouped(split: EncodedSplit) -> EncodedSplit:
         x_cat=np.asarray(split.x_cat)[order],
         y=np.asarray(split.y)[order],
         group=np.asarray(split.group)[order],
+        x_vec=None if split.x_vec is None else np.asarray(split.x_vec)[order],
     )
 
 

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import torch
 
+from harness.content.config import ContentConfig
+from harness.content.prepare import apply_content
 from harness.data.schema import EncodedDataset
 from harness.fitting import EpochMetrics, FitResult, TrainContext
 from harness.models.inputs import FeatureInputs
@@ -35,10 +37,13 @@ class NeuralConfig:
     Attributes:
         model: the ranker (`RankerConfig`; defaults: DCN-v2).
         train: optimiser, batching, early stopping, task weights (`TrainConfig`).
+        content: what the ranker sees of the dataset's vector features (`ContentConfig`:
+            dropped, as they are, or compressed).
     """
 
     model: RankerConfig = field(default_factory=RankerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
 
 
 def build_ranker(config: NeuralConfig, data: EncodedDataset) -> Ranker | AuxiliaryOutput:
@@ -83,6 +88,7 @@ class NeuralFamily:
         """
         start = time.perf_counter()
         torch.set_num_threads(ctx.threads)
+        data, content = apply_content(config.content, data, seed=ctx.seed)
         torch.manual_seed(ctx.seed)
         model = build_ranker(config, data)
         size = model.embedding_footprint()
@@ -97,10 +103,12 @@ class NeuralFamily:
             notes="; ".join(n for n in (f"input_dim={model.d_input}", result.notes) if n),
             embedding_params=size.params,
             embedding_bytes=size.bytes,
+            content="" if content is None else content.to_json(),
         )
 
     def validate(self, config: NeuralConfig, data: EncodedDataset) -> None:
-        """Builds the ranker on the ``meta`` device and runs a forward pass of two rows.
+        """Builds the ranker on the ``meta`` device and runs a forward pass of two rows (with
+        ``x_vec`` of the schema's vector width when it has vector features).
 
         The forward pass runs in training mode: with an auxiliary head (distillation) it gives
         the tasks' logits and the teacher's.
@@ -109,13 +117,15 @@ class NeuralFamily:
             ValueError: the configuration is impossible for this dataset (a rank above the
                 input width, token interactions without tokens, mismatched task weights, ...).
         """
+        data = replace(data, schema=config.content.schema_of(data.schema))
         outputs = len(data.schema.labels) + config.train.distill.extra_outputs
         with torch.device("meta"):
             model = build_ranker(config, data)
             x_num = torch.zeros(2, data.schema.n_num)
             x_cat = torch.zeros(2, data.schema.n_cat, dtype=torch.long)
+            x_vec = torch.zeros(2, data.schema.vector_width) if data.schema.vectors else None
             try:
-                logits = model(x_num, x_cat)
+                logits = model(x_num, x_cat, x_vec)
             except (RuntimeError, ValueError) as e:
                 raise ValueError(f"the ranker's forward pass fails: {e}") from None
         if tuple(logits.shape) != (2, outputs):

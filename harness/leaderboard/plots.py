@@ -10,7 +10,9 @@ its best so far) and a factor study's learning curves.
 
 `curves_figure` draws a study's arms' learning curves (`harness.leaderboard.curves`: the mean
 validation AUC over seeds against epochs trained, the seeds' range shaded, the epoch ends
-marked) and `plot_curves` writes them (``<board>-<study>-curves.png``).
+marked) and `plot_curves` writes them (``<board>-<study>-curves.png``); `compression_figure`
+draws a compression study's test AUC against the vectors' size per compressor and
+`plot_compression` writes it (``<board>-<study>-compression.png``).
 
 Only search trials are drawn (a factor study's arms and the repeat stage's seeds are not part
 of the search), in the order they started. The score is the first task's validation AUC, the
@@ -30,6 +32,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from harness.atomic import replace_atomically
+from harness.leaderboard.compression import CompressionView
 from harness.leaderboard.curves import ArmCurves
 from harness.results.table import TrialResult
 
@@ -40,7 +43,9 @@ __all__ = [
     "SearchCurve",
     "SearchPoint",
     "auc_limits",
+    "compression_figure",
     "curves_figure",
+    "plot_compression",
     "plot_curves",
     "plot_search",
     "search_curves",
@@ -317,6 +322,66 @@ def plot_curves(curves: Sequence[ArmCurves], path: Path, title: str) -> Path | N
     if not any(c.band for c in curves):
         return None
     fig = curves_figure(curves, title)
+
+    def write(f: IO[bytes]) -> None:
+        fig.savefig(f, format="png")
+
+    return replace_atomically(path, write)
+
+
+def compression_figure(view: CompressionView, title: str) -> Figure:
+    """Test AUC against the vectors' size, one line per compressor (mean over seeds, the std as
+    error bars), with the full-size vectors and none as horizontal references.
+
+    Raises:
+        ValueError: no compressed point has a test AUC.
+    """
+    from matplotlib.figure import Figure
+
+    shown = [p for p in view.points if p.test_auc is not None]
+    if not shown:
+        raise ValueError("no compressed point has a test AUC to plot")
+    fig = Figure(figsize=(9, 5.4), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    references = [("full size", view.full.test_auc if view.full else None, "0.2", "-")]
+    references.append(("no vectors", view.without, "0.5", "--"))
+    aucs = [p.test_auc.mean for p in shown if p.test_auc is not None]
+    for label, value, colour, style in references:
+        if value is not None:
+            aucs.append(value.mean)
+            ax.axhline(value.mean, color=colour, linestyle=style, linewidth=1.4, label=label)
+    for i, kind in enumerate(view.compressors):
+        points = [p for p in shown if p.compressor == kind and p.test_auc is not None]
+        ax.errorbar(
+            [p.size for p in points],
+            [p.test_auc.mean for p in points if p.test_auc is not None],
+            yerr=[(p.test_auc.std or 0.0) for p in points if p.test_auc is not None],
+            color=f"C{i % 10}",
+            marker="o",
+            markersize=4,
+            linewidth=1.8,
+            capsize=3,
+            label=kind,
+            gid=f"compressor:{kind}",
+        )
+    low, high = auc_limits(aucs)
+    ax.set_ylim(low, high)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(view.sizes), [str(k) for k in view.sizes])
+    ax.set_xlabel("size the model saw (dimensions, log scale)")
+    ax.set_ylabel("test AUC (first task), mean ± std over seeds")
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.legend(loc="outside right upper", title="compressor", fontsize="small")
+    return fig
+
+
+def plot_compression(view: CompressionView, path: Path, title: str) -> Path | None:
+    """Writes `compression_figure` to ``path`` (a PNG, whole or not at all); None (nothing
+    written) when no compressed point has a test AUC."""
+    if not any(p.test_auc is not None for p in view.points):
+        return None
+    fig = compression_figure(view, title)
 
     def write(f: IO[bytes]) -> None:
         fig.savefig(f, format="png")

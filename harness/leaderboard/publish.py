@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.leaderboard.markdown import RunInfo, render, write_atomic
-from harness.leaderboard.plots import plot_curves, plot_search
+from harness.leaderboard.plots import plot_compression, plot_curves, plot_search
 from harness.leaderboard.summary import ModelSummary, StudySummary, summarize, summarize_studies
 from harness.results.table import TrialResult
 from harness.studies.files import StudyFile
 
-__all__ = ["Board", "curves_path", "publish"]
+__all__ = ["Board", "compression_path", "curves_path", "publish"]
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,24 @@ def curves_path(leaderboard: Path, study: str) -> Path:
     return leaderboard.with_name(f"{leaderboard.stem}-{study}-curves.png")
 
 
+def compression_path(leaderboard: Path, study: str) -> Path:
+    """Where a compression study's quality against size is drawn:
+    ``<board stem>-<study>-compression.png`` beside the leaderboard."""
+    return leaderboard.with_name(f"{leaderboard.stem}-{study}-compression.png")
+
+
 def publish(
     board: Board, leaderboard: Path, plot: Path
 ) -> tuple[list[ModelSummary], list[StudySummary]]:
     """Writes the markdown at ``leaderboard``, the plot of the search at ``plot`` (beside it;
     none when no trial has a validation AUC yet) and, for each study whose section shows
-    learning curves, their plot at `curves_path`; returns what the page shows."""
+    learning curves, their plot at `curves_path` (a compression study's quality against size at
+    `compression_path`); returns what the page shows."""
     summaries = summarize(
         board.rows, board.models, board.wall_seconds, asked=board.asked, run_dir=board.run_dir
     )
     studies = [
-        _with_curves_plot(s, leaderboard, board.info.title)
+        _with_compression_plot(_with_curves_plot(s, leaderboard, board.info.title), leaderboard)
         for s in summarize_studies(board.rows, board.study_files)
     ]
     current = [
@@ -88,6 +95,19 @@ def _with_curves_plot(study: StudySummary, leaderboard: Path, title: str) -> Stu
     if png is None:
         return study
     return dataclasses.replace(study, curves_plot=_relative(png, leaderboard.parent))
+
+
+def _with_compression_plot(study: StudySummary, leaderboard: Path) -> StudySummary:
+    if study.compression is None:
+        return study
+    png = plot_compression(
+        study.compression,
+        compression_path(leaderboard, study.study),
+        title=f"study {study.study}: test AUC against the vectors' size",
+    )
+    if png is None:
+        return study
+    return dataclasses.replace(study, compression_plot=_relative(png, leaderboard.parent))
 
 
 def _relative(path: Path, folder: Path) -> str:

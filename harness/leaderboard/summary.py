@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.leaderboard.compression import CompressionView, compression_view
 from harness.leaderboard.curves import ArmCurves, arm_curves, has_curves
 from harness.leaderboard.significance import (
     BootstrapInterval,
@@ -334,6 +335,10 @@ class StudySummary:
             no trial scored validation several times per epoch).
         curves_plot: the plot of the curves, relative to the leaderboard ("" for none; set by
             `harness.leaderboard.publish`, which writes it).
+        compression: what its arms kept of the vector features' gain when they compressed them
+            (`harness.leaderboard.compression`); None when no arm compressed any.
+        compression_plot: the plot of quality against size, relative to the leaderboard ("" for
+            none; written by `harness.leaderboard.publish`).
     """
 
     study: str
@@ -346,6 +351,8 @@ class StudySummary:
     shared: tuple[str, ...] = ()
     curves: tuple[ArmCurves, ...] = ()
     curves_plot: str = ""
+    compression: CompressionView | None = None
+    compression_plot: str = ""
 
 
 def summarize_studies(
@@ -358,7 +365,9 @@ def summarize_studies(
     most recently started trial) and, per arm, its latest version; the others are counted in
     ``hidden``. Interrupted trials are not counted. A study whose file says ``curves = true``
     (or, with its file not found, whose trials scored validation several times per epoch) gets
-    its arms' learning curves over the same trials (`harness.leaderboard.curves`).
+    its arms' learning curves over the same trials (`harness.leaderboard.curves`); a study
+    whose arms compressed vector features gets their compression view
+    (`harness.leaderboard.compression`).
 
     Args:
         rows: trial rows of one dataset.
@@ -376,13 +385,14 @@ def summarize_studies(
         order = [a.name for a in study_file.arms] if study_file else []
         settings = {a.name: a.settings for a in study_file.arms} if study_file else {}
         show_curves = study_file.curves if study_file else has_curves(group)
-        arms, curves, shown = [], {}, 0
+        arms, curves, shown, shown_rows = [], {}, 0, []
         # File order (ties in the ranking below keep it), then arms no longer in the file.
         for arm in sorted({r.arm for r in group}, key=lambda a: _position(a, order)):
             of_arm = [r for r in group if r.arm == arm]
             newest = max(of_arm, key=lambda r: r.started_at)
             version = [r for r in of_arm if r.space_fingerprint == newest.space_fingerprint]
             shown += len(version)
+            shown_rows += version
             arms.append(_arm_summary(arm, version, settings.get(arm, ())))
             if show_curves:
                 curves[arm] = arm_curves(arm, version)
@@ -398,6 +408,7 @@ def summarize_studies(
                 hidden=len(mine) - shown,
                 shared=study_file.shared_settings if study_file else (),
                 curves=tuple(curves[a.arm] for a in arms if a.arm in curves),
+                compression=compression_view(shown_rows),
             )
         )
     return out

@@ -3,11 +3,12 @@
 Parts (torchrec's ``dlrm.py`` style: the ranker receives built modules and returns logits; the
 loss lives in the training loop)::
 
-    x_num, x_cat ─▶ tokenizer ─▶ field tokens (B, F, d) [+ dense numeric values]
+    x_num, x_cat[, x_vec] ─▶ tokenizer ─▶ field tokens (B, F, d) [+ dense values]
       stacked:   ─▶ interaction ─▶ flat ─▶ backbone ─▶ head ─▶ logits (B, tasks)
       parallel:  ─▶ interaction ─▶ flat ─┐
                  ─▶ flatten ─▶ backbone ─┴▶ concat ─▶ head ─▶ logits
-      wide (optional): first-order terms added to every task's logit
+      wide (optional): first-order terms added to every task's logit (ids and numeric values;
+                       vector features have no first-order term)
 
 DCN-v2 is ``cross`` + ``mlp`` stacked; DeepFM is ``fm`` ‖ ``mlp`` parallel with ``wide``; DLRM
 is the bottom-MLP tokenizer + ``dot`` + ``mlp``; AutoInt+ is ``autoint`` ‖ ``mlp``. Those are
@@ -41,7 +42,11 @@ T = TypeVar("T")
 class Ranker(nn.Module):
     """Tokenizer, interaction, backbone and head composed by a topology (module docstring).
 
-    **Shape**: ``x_num (B, n_num)``, ``x_cat (B, n_cat)`` -> logits ``(B, tasks)``.
+    **Shape**: ``x_num (B, n_num)``, ``x_cat (B, n_cat)``, ``x_vec (B, W)`` (the vector
+    features side by side; None when the schema has none) -> logits ``(B, tasks)``.
+
+    Raises (forward): ValueError when the ranker was built with vector features and gets no
+    ``x_vec`` (or one of another width), naming the features.
     """
 
     def __init__(
@@ -82,8 +87,8 @@ class Ranker(nn.Module):
         self.d_input = tokenizer.flat_width
         self._needs_flat = self.topology == "parallel" or self.interaction.input.kind == "flat"
 
-    def forward(self, x_num: Tensor, x_cat: Tensor) -> Tensor:
-        emb = self.tokenizer(x_num, x_cat)
+    def forward(self, x_num: Tensor, x_cat: Tensor, x_vec: Tensor | None = None) -> Tensor:
+        emb = self.tokenizer(x_num, x_cat, x_vec)
         # The flat vector is built once, whether the interaction, the backbone or both read it.
         flat = emb.flat() if self._needs_flat else None
         mixed = self._interact(emb, flat)
@@ -117,7 +122,7 @@ def _interaction_input(tokenizer: Tokenizer, kind: str) -> TensorSpec:
     if tokenizer.tokens is None:
         raise ValueError(
             "the interaction takes field tokens but the tokenizer gives none "
-            "(no categorical features and numeric_tokens = 'flat')"
+            "(no categorical features, numeric_tokens = 'flat' and no vector tokens)"
         )
     return tokenizer.tokens
 

@@ -17,10 +17,17 @@ default ``fused``, one sparse table). With the ``fixed`` size every feature give
 to ``d``, and a flat interaction gets the vectors unprojected in the dense part of the flat
 vector (`Embedded.dense`, after the numeric values). Numeric tokens come first, then one token
 per categorical feature.
+
+Dense vector features (``x_vec``: a text column's sentence embedding, a vector column) become,
+as ``vectors`` says, one token each after the categorical tokens (``tokens``: numeric tokens
+stay first, so DLRM's dense part keeps its meaning), or columns of the dense part after the
+categorical ones (``flat``); ``auto`` picks ``tokens`` when the interaction takes tokens and
+``flat`` otherwise. Either way each vector is layer-normalised first (`VectorInputs`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,18 +48,112 @@ from harness.models.inputs import FeatureInputs
 from harness.models.numeric import Log1pConfig, NumericEncoding, NumericEncodingConfig
 from harness.models.spec import Embedded, TensorKind, TensorSpec
 
-__all__ = ["NumericTokens", "Tokenizer", "TokenizerConfig"]
+__all__ = ["NumericTokens", "Tokenizer", "TokenizerConfig", "VectorInputs", "VectorMode"]
 
 NumericTokens = Literal["auto", "per_feature", "mlp", "flat"]
 _MODES = ("auto", "per_feature", "mlp", "flat")
+VectorMode = Literal["auto", "tokens", "flat"]
+_VECTOR_MODES = ("auto", "tokens", "flat")
+
+
+class VectorInputs(nn.Module):
+    """Dense vector features ``x_vec`` -> one token per feature, or their normalised columns.
+
+    Each feature's columns (``width`` of them) go through their own ``LayerNorm(width)``, then,
+    in ``tokens`` mode, their own ``Linear(width, d)``; in ``flat`` mode they stay as they are.
+
+    Why the LayerNorm: vectors come at any scale. A unit-norm sentence embedding of 384
+    dimensions has components near ``1/sqrt(384) ~ 0.05`` (drowned next to O(1) numeric
+    encodings in a flat vector), a raw vector column of counts may have components in the
+    hundreds (exploding). Normalised, every component has zero mean and unit variance whatever
+    the source: what an MLP or a cross network expects of its flat input. The norm's gain and
+    bias are learned, so the model can re-weight components. What it gives up: a vector's own
+    norm and mean (constant for normalised sentence embeddings, so nothing is lost for them). A
+    width-1 feature is not normalised (a LayerNorm of one value is constant). NaN and infinite
+    values become 0 first: a missing vector (all zeros) is mapped to the norm's bias, a learned
+    "missing" vector.
+
+    Why the map's initialisation: weights ``U(±1/sqrt(width * d))`` and bias ``U(±1/sqrt(d))``
+    give token components of variance ``~1/(3d)`` on normalised input, whatever the width: the
+    scale of a numeric feature's token of a unit value (`Tokenizer`'s ``per_feature`` weights are
+    ``U(±1/sqrt(d))``), so a vector token neither dominates the pairwise products of ``fm`` or
+    ``dot`` at the start (torch's default ``U(±1/sqrt(width))`` would give components of
+    variance 1/3, and dot products between tokens ``d`` times larger) nor vanishes next to them.
+
+    **Shape**: ``(B, W)`` with ``W`` = the widths added up -> ``(B, V, d)`` (``tokens``, ``V``
+    features) or ``(B, W)`` (``flat``).
+
+    **Examples**
+
+    >>> v = VectorInputs(("title", "image"), (6, 4), dim=8, mode="tokens")
+    >>> v(torch.randn(3, 10)).shape
+    torch.Size([3, 2, 8])
+    """
+
+    def __init__(
+        self, names: Sequence[str], widths: Sequence[int], *, dim: int, mode: str = "tokens"
+    ) -> None:
+        """
+        Args:
+            names: the vector features, for messages.
+            widths: each feature's width, in ``x_vec`` order.
+            dim: the token size ``d`` (``tokens`` mode).
+            mode: ``tokens`` or ``flat``.
+        """
+        super().__init__()
+        if mode not in ("tokens", "flat"):
+            raise ValueError(f"vectors must be tokens or flat, got {mode=}")
+        if not widths or len(names) != len(widths) or any(w < 1 for w in widths):
+            raise ValueError(f"one width >= 1 per vector feature, got {names=} {widths=}")
+        if dim < 1:
+            raise ValueError(f"the token size must be positive, got {dim=}")
+        self.names = tuple(names)
+        self.widths = tuple(int(w) for w in widths)
+        self.mode = mode
+        self.width = sum(self.widths)
+        bounds = [0, *itertools.accumulate(self.widths)]
+        self._slices = tuple(itertools.pairwise(bounds))
+        # eps far below a unit-norm vector's component variance (1/width: 2.6e-3 at 384), so
+        # that the scale of a normalised embedding is removed, not squashed (torch's 1e-5 would
+        # shrink a 4096-d one by 2%).
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(w, eps=1e-7) if w > 1 else nn.Identity() for w in widths
+        )
+        self.maps: nn.ModuleList | None = None
+        if mode == "tokens":
+            self.maps = nn.ModuleList(nn.Linear(w, dim) for w in self.widths)
+            for w, linear in zip(self.widths, self.maps, strict=True):
+                assert isinstance(linear, nn.Linear)
+                nn.init.uniform_(linear.weight, -1.0 / math.sqrt(w * dim), 1.0 / math.sqrt(w * dim))
+                nn.init.uniform_(linear.bias, -1.0 / math.sqrt(dim), 1.0 / math.sqrt(dim))
+        self.fields = len(self.widths) if mode == "tokens" else 0
+        self.dense_width = 0 if mode == "tokens" else self.width
+
+    def forward(self, x_vec: Tensor) -> Tensor:
+        if x_vec.ndim != 2 or x_vec.shape[1] != self.width:
+            raise ValueError(
+                f"x_vec: expected (B, {self.width}) for the vector features {self.described()}, "
+                f"got {tuple(x_vec.shape)}"
+            )
+        x_vec = torch.nan_to_num(x_vec, nan=0.0, posinf=0.0, neginf=0.0)
+        parts = [norm(x_vec[:, a:b]) for norm, (a, b) in zip(self.norms, self._slices, strict=True)]
+        if self.maps is None:
+            return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        return torch.stack([m(x) for m, x in zip(self.maps, parts, strict=True)], dim=1)
+
+    def described(self) -> str:
+        """``title (384), image (512)``: the features and their widths, for messages."""
+        return ", ".join(f"{n} ({w})" for n, w in zip(self.names, self.widths, strict=True))
 
 
 class Tokenizer(nn.Module):
-    """``(x_num (B, n_num), x_cat (B, n_cat))`` -> `Embedded` (field tokens and dense values).
+    """``(x_num (B, n_num), x_cat (B, n_cat)[, x_vec (B, W)])`` -> `Embedded` (field tokens and
+    dense values).
 
     **Shape**: tokens ``(B, F, d)`` with ``F`` = numeric tokens + categorical tokens (``n_cat``
-    unless the embedding's output is flat); dense ``(B, D0)``: the numeric encodings in ``flat``
-    mode, then a flat embedding's output.
+    unless the embedding's output is flat) + vector tokens (one per vector feature in
+    ``tokens`` mode); dense ``(B, D0)``: the numeric encodings in ``flat`` mode, then a flat
+    embedding's output, then the normalised vectors in ``flat`` mode.
 
     **Examples**
 
@@ -70,6 +171,7 @@ class Tokenizer(nn.Module):
         dim: int,
         numeric_tokens: str = "per_feature",
         bottom_dims: Sequence[int] = (256,),
+        vectors: VectorInputs | None = None,
     ) -> None:
         """
         Args:
@@ -78,6 +180,7 @@ class Tokenizer(nn.Module):
             dim: the token size ``d``.
             numeric_tokens: ``per_feature``, ``mlp`` or ``flat`` (module docstring).
             bottom_dims: hidden widths of the ``mlp`` mode's bottom MLP.
+            vectors: the built vector features' part (None without vector features).
         """
         super().__init__()
         if dim < 1:
@@ -112,16 +215,29 @@ class Tokenizer(nn.Module):
         elif n_num and numeric_tokens == "mlp":
             self.bottom = MLP(self.numeric_width, (*bottom_dims, dim))
             numeric_fields = 1
-        fields = numeric_fields + cat_fields
+        if vectors is not None and vectors.maps is not None:
+            widths = {m.out_features for m in vectors.maps if isinstance(m, nn.Linear)}
+            if widths != {dim}:
+                raise ValueError(f"the vector tokens have size {widths}, expected {dim=}")
+        self.vectors = vectors
+        self._vec_tokens = vectors is not None and vectors.maps is not None
+        vec_fields = vectors.fields if vectors is not None else 0
+        vec_dense = vectors.dense_width if vectors is not None else 0
+        # Vector tokens come last: the first ``numeric_fields`` tokens stay the numeric ones.
+        fields = numeric_fields + cat_fields + vec_fields
         self.tokens: TensorSpec | None = (
             TensorSpec.tokens(fields, dim, numeric_fields=numeric_fields) if fields else None
         )
-        self.dense_width = (self.numeric_width if numeric_tokens == "flat" else 0) + cat_dense
+        self.dense_width = (
+            (self.numeric_width if numeric_tokens == "flat" else 0) + cat_dense + vec_dense
+        )
         self.flat_width = self.dense_width + (self.tokens.flat_width if self.tokens else 0)
         if self.flat_width < 1:
-            raise ValueError("the ranker has no input: no numeric and no categorical features")
+            raise ValueError(
+                "the ranker has no input: no numeric and no categorical features, no vectors"
+            )
 
-    def forward(self, x_num: Tensor, x_cat: Tensor) -> Embedded:
+    def forward(self, x_num: Tensor, x_cat: Tensor, x_vec: Tensor | None = None) -> Embedded:
         encoded = self.numeric(x_num).flatten(1) if self.numeric_width else None
         parts: list[Tensor] = []
         if encoded is not None and self.num_weight is not None and self.num_bias is not None:
@@ -136,6 +252,21 @@ class Tokenizer(nn.Module):
                 parts.append(cat)
             else:
                 dense = cat if dense is None else torch.cat([dense, cat], dim=1)
+        if self.vectors is not None:
+            if x_vec is None:
+                raise ValueError(
+                    f"this model was built for the vector features {self.vectors.described()}: "
+                    f"pass their values as x_vec (B, {self.vectors.width}); got x_vec=None"
+                )
+            vec = self.vectors(x_vec)
+            if self._vec_tokens:
+                parts.append(vec)
+            else:
+                dense = vec if dense is None else torch.cat([dense, vec], dim=1)
+        elif x_vec is not None and x_vec.shape[-1]:
+            raise ValueError(
+                f"this model was built without vector features, got x_vec {tuple(x_vec.shape)}"
+            )
         tokens = (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]) if parts else None
         return Embedded(tokens=tokens, dense=dense, numeric=encoded)
 
@@ -162,6 +293,9 @@ class TokenizerConfig:
         numeric_tokens: ``auto``, ``per_feature``, ``mlp`` or ``flat`` (module docstring).
         bottom_dims: hidden widths of the ``mlp`` mode's bottom MLP (its last layer is ``d``).
         init_std: standard deviation of the embedding tables' normal initialisation.
+        vectors: dense vector features as ``tokens`` (one per feature, after the categorical
+            ones), ``flat`` (columns of the dense part) or ``auto`` (tokens when the
+            interaction takes tokens, flat otherwise); read only when the data has some.
     """
 
     embedding_dim: int = 16
@@ -170,6 +304,7 @@ class TokenizerConfig:
     numeric_tokens: NumericTokens = "auto"
     bottom_dims: tuple[int, ...] = (256,)
     init_std: float = 0.01
+    vectors: VectorMode = "auto"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.embedding_dim, int) and self.embedding_dim >= 1):
@@ -177,6 +312,10 @@ class TokenizerConfig:
         if self.numeric_tokens not in _MODES:
             raise ValueError(
                 f"numeric_tokens must be one of {', '.join(_MODES)}, got {self.numeric_tokens=}"
+            )
+        if self.vectors not in _VECTOR_MODES:
+            raise ValueError(
+                f"vectors must be one of {', '.join(_VECTOR_MODES)}, got {self.vectors=}"
             )
         object.__setattr__(self, "bottom_dims", check_dims("bottom_dims", self.bottom_dims))
         if not self.init_std > 0.0:
@@ -201,10 +340,25 @@ class TokenizerConfig:
                 )
             except ValueError as e:
                 raise ValueError(f"embedding {self.embedding.kind}: {e}") from None
+        numeric = self.numeric.build(inputs)
+        # Built after the other parts, so that the tables' random initialisation is the same
+        # with and without vector features.
+        vectors: VectorInputs | None = None
+        if inputs.vectors:
+            vector_mode = self.vectors
+            if vector_mode == "auto":
+                vector_mode = "tokens" if interaction_takes == "tokens" else "flat"
+            vectors = VectorInputs(
+                [v.name for v in inputs.vectors],
+                inputs.vector_widths,
+                dim=self.embedding_dim,
+                mode=vector_mode,
+            )
         return Tokenizer(
-            self.numeric.build(inputs),
+            numeric,
             embedding,
             dim=self.embedding_dim,
             numeric_tokens=mode,
             bottom_dims=self.bottom_dims,
+            vectors=vectors,
         )

@@ -87,6 +87,8 @@ class TrialResult:
         predictions: where the trial's test predictions were kept (a ``.npy`` path relative to
             the run folder; "" for none): the leaderboard's bootstrap resamples them.
         predict_samples_per_s: inference throughput, test rows scored per second.
+        content: what the model saw of the dataset's vector features, as
+            `harness.content.prepare.ContentReport` JSON ("" without vector features).
         best_epoch: the best epoch (boosting round for a GBDT).
         epochs: epochs (rounds) run.
         curve: per-epoch validation metrics as JSON, a list of
@@ -151,6 +153,7 @@ class TrialResult:
     repeat_of: str = ""
     predictions: str = ""
     predict_samples_per_s: float | None = None
+    content: str = ""
 
     def __post_init__(self) -> None:
         if not self.model:

@@ -176,8 +176,8 @@ class AuxiliaryOutput(nn.Module):
     In training mode every output is returned (the loss reads the last one as the teacher's);
     in eval mode only the tasks', so scoring sees exactly the labels' columns.
 
-    **Shape**: ``x_num (B, n_num)``, ``x_cat (B, n_cat)`` -> logits ``(B, tasks + 1)`` in
-    training mode, ``(B, tasks)`` in eval mode.
+    **Shape**: ``x_num (B, n_num)``, ``x_cat (B, n_cat)``, ``x_vec (B, W)`` or None -> logits
+    ``(B, tasks + 1)`` in training mode, ``(B, tasks)`` in eval mode.
 
     **Example**: ``AuxiliaryOutput(config.model.build(inputs, tasks + 1), tasks)``.
     """
@@ -190,8 +190,8 @@ class AuxiliaryOutput(nn.Module):
         self.tasks = tasks
         self.d_input = ranker.d_input
 
-    def forward(self, x_num: Tensor, x_cat: Tensor) -> Tensor:
-        logits: Tensor = self.ranker(x_num, x_cat)
+    def forward(self, x_num: Tensor, x_cat: Tensor, x_vec: Tensor | None = None) -> Tensor:
+        logits: Tensor = self.ranker(x_num, x_cat, x_vec)
         return logits if self.training else logits[:, : self.tasks]
 
     def embedding_footprint(self) -> Footprint:

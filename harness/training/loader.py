@@ -1,8 +1,9 @@
 """Mini-batches from an ``EncodedSplit``: in-memory full shuffle or block shuffle for memmaps.
 
 Both modes gather rows by index from torch tensors made with ``torch.from_numpy`` (no per-row
-Python). In ``"memory"`` mode the arrays become tensors once, when the loader is built, and every
-epoch permutes all rows. In ``"blocks"`` mode a memory-mapped split (36M Criteo rows do not fit
+Python); a split's dense vector features (``x_vec``, float32) travel with their rows. In
+``"memory"`` mode the arrays become tensors once, when the loader is built, and every epoch
+permutes all rows. In ``"blocks"`` mode a memory-mapped split (36M Criteo rows do not fit
 in RAM) is read one contiguous block at a time, blocks in a shuffled order and rows shuffled
 within a block, while a background thread reads the next block: reads stay sequential on disk and
 only two blocks are ever in RAM.
@@ -37,19 +38,27 @@ class _Rows:
     x_num: Tensor
     x_cat: Tensor
     y: Tensor
+    x_vec: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
     def take(self, index: Tensor | None, start: int, stop: int) -> Batch:
         """Rows ``start:stop`` of this run, or of ``index`` into it when given."""
+        x_vec = self.x_vec
         if index is None:
-            return Batch(self.x_num[start:stop], self.x_cat[start:stop], self.y[start:stop])
+            return Batch(
+                self.x_num[start:stop],
+                self.x_cat[start:stop],
+                self.y[start:stop],
+                None if x_vec is None else x_vec[start:stop],
+            )
         idx = index[start:stop]
         return Batch(
             self.x_num.index_select(0, idx),
             self.x_cat.index_select(0, idx),
             self.y.index_select(0, idx),
+            None if x_vec is None else x_vec.index_select(0, idx),
         )
 
 
@@ -73,15 +82,17 @@ def _id_dtype(dtype: np.dtype) -> np.dtype:
 def _read_rows(split: EncodedSplit, start: int, stop: int) -> _Rows:
     """Rows ``start:stop`` of ``split`` copied into RAM (one sequential read per array)."""
     y = split.y[start:stop]
+    f32 = np.dtype(np.float32)
     return _Rows(
-        x_num=_as_tensor(split.x_num[start:stop], np.dtype(np.float32)),
+        x_num=_as_tensor(split.x_num[start:stop], f32),
         x_cat=_as_tensor(split.x_cat[start:stop], _id_dtype(split.x_cat.dtype)),
-        y=_as_tensor(y.reshape(len(y), -1), np.dtype(np.float32)),
+        y=_as_tensor(y.reshape(len(y), -1), f32),
+        x_vec=None if split.x_vec is None else _as_tensor(split.x_vec[start:stop], f32),
     )
 
 
 def _is_memory_mapped(split: EncodedSplit) -> bool:
-    arrays = (split.x_num, split.x_cat, split.y)
+    arrays = (split.x_num, split.x_cat, split.y) + (() if split.x_vec is None else (split.x_vec,))
     return any(isinstance(a, np.memmap) or isinstance(a.base, np.memmap) for a in arrays)
 
 

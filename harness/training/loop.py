@@ -45,6 +45,7 @@ __all__ = [
     "EpochStats",
     "LossFn",
     "fit",
+    "forward",
     "make_optimizers",
     "predict",
     "resolve_device",
@@ -104,6 +105,16 @@ def make_optimizers(model: nn.Module, cfg: TrainConfig) -> list[torch.optim.Opti
     return optimizers
 
 
+def forward(model: nn.Module, batch: Batch) -> Tensor:
+    """``model``'s logits for ``batch``: ``model(x_num, x_cat)``, and ``x_vec`` after them when
+    the batch has vector features (so a model without any keeps its two-argument call)."""
+    if batch.x_vec is None:
+        out: Tensor = model(batch.x_num, batch.x_cat)
+    else:
+        out = model(batch.x_num, batch.x_cat, batch.x_vec)
+    return out
+
+
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 # Steps between two checks that the running loss is finite: often enough to stop a diverged
@@ -135,7 +146,7 @@ def train_step(
     replaces `task_loss` (distillation's mix of labels and a teacher's scores).
     """
     with autocast(batch.y.device, autocast_dtype):
-        logits = model(batch.x_num, batch.x_cat)
+        logits = forward(model, batch)
     # The loss outside autocast, on fp32 logits: a bf16 logit keeps 8 significant bits, too
     # coarse for the log of a probability near 0 or 1. A no-op in fp32 (``.float()`` returns
     # the tensor itself), so the fp32 path is the one from before mixed precision.
@@ -239,7 +250,7 @@ def predict(
     out = []
     for b in (hb.to(device) for hb in loader):
         with autocast(device, autocast_dtype):
-            logits = model(b.x_num, b.x_cat)
+            logits = forward(model, b)
         out.append(torch.sigmoid(logits.float()).cpu())
     return torch.cat(out).numpy()
 
@@ -304,7 +315,8 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     the best epoch are restored before scoring test.
 
     Args:
-        model: maps ``(x_num, x_cat)`` to logits ``(B, n_tasks)``; built and seeded by the caller.
+        model: maps ``(x_num, x_cat)`` (and ``x_vec`` when the data has vector features) to
+            logits ``(B, n_tasks)``; built and seeded by the caller.
         data: the encoded dataset; its label columns must match the model's tasks.
         cfg: optimiser, batching and early stopping.
         ctx: seed, threads, device, epoch callback, progress display.

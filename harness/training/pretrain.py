@@ -18,6 +18,7 @@ needs nothing beyond the ids the ranker already reads.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -225,7 +226,8 @@ def pretrain_embeddings(
 
     Args:
         embedding: the categorical embedding, already on ``device``.
-        split: the training split (only ``x_cat`` is read).
+        split: the training split (only ``x_cat`` is read; dense vector features, like the
+            numeric values, are neither read nor corrupted).
         cfg: the stage's settings; ``cfg.epochs == 0`` returns at once and changes nothing.
         device: where to train.
         seed: seeds the head's initialisation, the batch order and the corruption masks, so that
@@ -275,7 +277,9 @@ def _train(
     }
     params = [p for p in embedding.parameters() if p.requires_grad]
     optimizers = _optimizers([*params, *head.parameters()], sparse_ids, cfg.learning_rate)
-    loader = make_loader(split, cfg.batch_size, shuffle=True, seed=seed)
+    # Only the ids are read: dense vector features are left out of the batches (not copied).
+    ids_only = dataclasses.replace(split, x_vec=None) if split.x_vec is not None else split
+    loader = make_loader(ids_only, cfg.batch_size, shuffle=True, seed=seed)
     masks = torch.Generator().manual_seed(seed)
     embedding.train()
     head.train()

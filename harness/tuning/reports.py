@@ -116,7 +116,8 @@ class FinalReport:
     ``out_of_time`` marks a fit that its share of the time budget stopped before its own early
     stopping did (its scores are those of its best epoch until then). ``embedding_params`` and
     ``embedding_bytes`` size the categorical embeddings (None for a GBDT);
-    ``predict_samples_per_s`` is the inference throughput on the test split.
+    ``predict_samples_per_s`` is the inference throughput on the test split; ``content`` what
+    the model saw of the vector features (`FitResult.content`).
     """
 
     valid_auc: float | None
@@ -135,6 +136,7 @@ class FinalReport:
     embedding_params: int | None = None
     embedding_bytes: int | None = None
     predict_samples_per_s: float | None = None
+    content: str = ""
 
     @classmethod
     def of(cls, fit: FitResult, labels: tuple[str, ...], placement: Placement) -> FinalReport:
@@ -155,6 +157,7 @@ class FinalReport:
             embedding_params=fit.embedding_params,
             embedding_bytes=fit.embedding_bytes,
             predict_samples_per_s=_rate(fit),
+            content=fit.content,
         )
 
     def to_result(self) -> dict[str, Any]:

@@ -48,7 +48,9 @@ def _error(raw: dict[str, Any]) -> str:
 
 
 def test_the_shipped_cards_are_the_documented_ones() -> None:
-    assert card_names() == ("adult", "avazu", "criteo", "criteo-1tb", "kdd2004", "movielens")
+    assert card_names() == (
+        "adult", "avazu", "criteo", "criteo-1tb", "kdd2004", "movielens", "reviews",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("name", card_names())
@@ -111,6 +113,12 @@ def test_synthetic_stand_in_prepares_to_the_cards_schema(name: str, tmp_path: Pa
             assert split.group is None
         else:
             assert split.group is not None and split.group.shape == (n,)
+        if not card.text:
+            assert split.x_vec is None
+        else:  # one sentence embedding per text column (all-MiniLM-L6-v2: 384 wide)
+            assert split.x_vec is not None and split.x_vec.shape == (n, 384 * len(card.text))
+            assert schema.vector_width == 384 * len(card.text)
+    assert tuple(v.name for v in schema.vectors) == card.text
     # The planted label is not constant on the training rows.
     assert 0.0 < float(dataset.train.y[:, 0].mean()) < 1.0
 

@@ -7,6 +7,7 @@ the contract tests in ``tests/content/test_compressors.py`` run on every registe
 
 from harness.content.compressors.autoencoder import AutoencoderConfig
 from harness.content.compressors.base import Compressor, CompressorConfig, CompressorReport
+from harness.content.compressors.identity import FullSizeConfig
 from harness.content.compressors.linear import PCAConfig, RandomProjectionConfig, SVDConfig
 from harness.content.compressors.matryoshka import MatryoshkaCompressor, MatryoshkaConfig
 from harness.registry import Registry
@@ -17,6 +18,7 @@ __all__ = [
     "Compressor",
     "CompressorConfig",
     "CompressorReport",
+    "FullSizeConfig",
     "MatryoshkaCompressor",
     "MatryoshkaConfig",
     "PCAConfig",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 COMPRESSORS: Registry[CompressorConfig] = Registry("compressor", CompressorConfig)
+COMPRESSORS.register("none", FullSizeConfig, "no compression: the vectors at their full width")
 COMPRESSORS.register("pca", PCAConfig, "principal components of the centred training vectors")
 COMPRESSORS.register("svd", SVDConfig, "truncated SVD of the (uncentred) training vectors")
 COMPRESSORS.register("random", RandomProjectionConfig, "seeded Gaussian random projection")
