@@ -68,7 +68,9 @@ def publish(
         board.rows, board.models, board.wall_seconds, asked=board.asked, run_dir=board.run_dir
     )
     studies = [
-        _with_compression_plot(_with_curves_plot(s, leaderboard, board.info.title), leaderboard)
+        _with_compression_plot(
+            _with_curves_plot(s, leaderboard, board.info.title), leaderboard, board.info.title
+        )
         for s in summarize_studies(board.rows, board.study_files)
     ]
     current = [
@@ -97,13 +99,13 @@ def _with_curves_plot(study: StudySummary, leaderboard: Path, title: str) -> Stu
     return dataclasses.replace(study, curves_plot=_relative(png, leaderboard.parent))
 
 
-def _with_compression_plot(study: StudySummary, leaderboard: Path) -> StudySummary:
+def _with_compression_plot(study: StudySummary, leaderboard: Path, title: str) -> StudySummary:
     if study.compression is None:
         return study
     png = plot_compression(
         study.compression,
         compression_path(leaderboard, study.study),
-        title=f"study {study.study}: test AUC against the vectors' size",
+        title=f"{title}: study {study.study}, test AUC against the vectors' size",
     )
     if png is None:
         return study
