@@ -92,7 +92,10 @@ class FitResult:
     ``predict_seconds`` the time that scoring the test split once took (inference cost).
     ``content`` says what the model saw of the dataset's vector features (dropped, full size or
     compressed, with the retrieval view), as `harness.content.prepare.ContentReport` JSON; ""
-    without vector features.
+    without vector features. ``matryoshka`` holds the scores with the categorical embeddings
+    cut to each Matryoshka size (``[train.matryoshka]``) and whole, and the ID tables' bytes
+    at each, as JSON ``{"<size>": {valid_auc, valid_logloss, test_auc, test_logloss,
+    table_bytes}}``; "" when the fit trained no sizes.
     """
 
     valid: Metrics
@@ -111,3 +114,4 @@ class FitResult:
     test_scores: np.ndarray | None = field(default=None, compare=False, repr=False)
     predict_seconds: float | None = None
     content: str = ""
+    matryoshka: str = ""

@@ -22,6 +22,7 @@ from harness.content.prepare import apply_content
 from harness.data.schema import EncodedDataset
 from harness.fitting import EpochMetrics, FitResult, TrainContext
 from harness.models.inputs import FeatureInputs
+from harness.models.matryoshka import check_prefixes
 from harness.models.ranker import Ranker, RankerConfig
 from harness.training.config import TrainConfig
 from harness.training.distill import AuxiliaryOutput
@@ -58,7 +59,8 @@ def build_ranker(config: NeuralConfig, data: EncodedDataset) -> Ranker | Auxilia
         data: the dataset; parts read its training statistics (`FeatureInputs.of`).
 
     Raises:
-        ValueError: the configuration cannot be built for this schema; the message names the part.
+        ValueError: the configuration cannot be built for this schema (the message names the
+            part), or its Matryoshka sizes cannot cut its embeddings (`check_prefixes`).
     """
     schema = data.schema
     weights = config.train.task_weights
@@ -70,6 +72,16 @@ def build_ranker(config: NeuralConfig, data: EncodedDataset) -> Ranker | Auxilia
     tasks = len(schema.labels)
     extra = config.train.distill.extra_outputs
     ranker = config.model.build(FeatureInputs.of(data), tasks + extra)
+    matryoshka = config.train.matryoshka
+    if matryoshka.enabled:
+        matryoshka.check_dim(config.model.tokenizer.embedding_dim)
+        try:
+            check_prefixes(ranker, matryoshka.sizes)
+        except ValueError as e:
+            raise ValueError(
+                f"train.matryoshka.sizes={list(matryoshka.sizes)} with "
+                f"model.tokenizer.embedding.kind={config.model.tokenizer.embedding.kind!r}: {e}"
+            ) from None
     return AuxiliaryOutput(ranker, tasks) if extra else ranker
 
 

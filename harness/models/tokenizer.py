@@ -197,6 +197,9 @@ class Tokenizer(nn.Module):
         if embedding is not None and embedding.output == "tokens" and embedding.width != dim:
             raise ValueError(f"the embedding gives tokens of {embedding.width}, expected {dim=}")
         self.embedding = embedding
+        # Matryoshka serving: the categorical vectors keep only their first ``prefix`` dims
+        # (`harness.models.matryoshka.truncated`); None keeps them whole.
+        self.prefix: int | None = None
         # Where the categorical vectors go: field tokens, or the dense part of the flat vector.
         self._cat_tokens = embedding is not None and embedding.output == "tokens"
         cat_fields = embedding.n_features if embedding is not None and self._cat_tokens else 0
@@ -248,6 +251,8 @@ class Tokenizer(nn.Module):
         dense = encoded if self.mode == "flat" else None
         if self.embedding is not None:
             cat = self.embedding(x_cat)
+            if self.prefix is not None:
+                cat = cat * self.embedding.prefix_mask(self.prefix).to(cat.dtype)
             if self._cat_tokens:
                 parts.append(cat)
             else:

@@ -89,6 +89,10 @@ class TrialResult:
         predict_samples_per_s: inference throughput, test rows scored per second.
         content: what the model saw of the dataset's vector features, as
             `harness.content.prepare.ContentReport` JSON ("" without vector features).
+        matryoshka: scores with the categorical embeddings cut to each Matryoshka size
+            (``[train.matryoshka]``) and whole, with the ID tables' bytes at each, as JSON
+            ``{"<size>": {valid_auc, valid_logloss, test_auc, test_logloss, table_bytes}}``
+            ("" when the trial trained no sizes, or did not complete).
         best_epoch: the best epoch (boosting round for a GBDT).
         epochs: epochs (rounds) run.
         curve: per-epoch validation metrics as JSON, a list of
@@ -154,6 +158,7 @@ class TrialResult:
     predictions: str = ""
     predict_samples_per_s: float | None = None
     content: str = ""
+    matryoshka: str = ""
 
     def __post_init__(self) -> None:
         if not self.model:

@@ -8,6 +8,7 @@ from typing import Literal
 from harness.training.distill import DistillConfig
 from harness.training.embeddings.config import EmbeddingTraining
 from harness.training.loader import LOADER_MODES, LoaderMode
+from harness.training.matryoshka import MatryoshkaConfig
 from harness.training.pretrain import PretrainConfig
 
 __all__ = ["LoaderMode", "Precision", "TrainConfig"]
@@ -53,6 +54,10 @@ class TrainConfig:
             then fine-tunes or freezes them (`PretrainConfig`; off by default).
         distill: learn from a teacher's scores of the training rows as well as the labels
             (`DistillConfig`; off by default).
+        matryoshka: nested-prefix losses on the categorical embeddings, so that the ranker
+            can be served with its ID tables cut to a prefix of their columns, and scores at
+            each size after the fit (`MatryoshkaConfig`; off by default; a step then costs
+            ``1 + len(sizes)`` forward passes).
     """
 
     batch_size: int = 4096
@@ -70,6 +75,7 @@ class TrainConfig:
     embeddings: EmbeddingTraining = field(default_factory=EmbeddingTraining)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    matryoshka: MatryoshkaConfig = field(default_factory=MatryoshkaConfig)
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "max_epochs", "patience", "eval_batch_size", "block_rows")

@@ -26,6 +26,7 @@ from harness.fitting import EpochMetrics, FitResult, TrainContext
 from harness.metrics import Metrics, task_metrics
 from harness.models.batch import Batch
 from harness.models.embeddings.base import CategoricalEmbedding
+from harness.models.matryoshka import prefix_bytes, tokenizers, truncated
 from harness.training.config import TrainConfig
 from harness.training.distill import prepare_distillation
 from harness.training.embeddings import (
@@ -37,6 +38,12 @@ from harness.training.embeddings import (
 )
 from harness.training.loader import BatchLoader, make_loader
 from harness.training.losses import LossFn, task_loss
+from harness.training.matryoshka import (
+    MatryoshkaConfig,
+    SizeScores,
+    matryoshka_json,
+    matryoshka_loss,
+)
 from harness.training.precision import autocast, resolve_precision
 from harness.training.pretrain import pretrain_embeddings
 
@@ -137,26 +144,38 @@ def train_step(
     autocast_dtype: torch.dtype | None = None,
     rows: RowRegularizer | None = None,
     loss_fn: LossFn | None = None,
+    matryoshka: MatryoshkaConfig | None = None,
 ) -> Tensor:
     """One optimisation step on ``batch`` (already on the model's device); returns the loss.
 
     With ``autocast_dtype`` (``torch.bfloat16``) the forward pass runs under autocast; the
     weights, their gradients and the optimiser states stay fp32 (autocast casts copies).
     ``rows`` adds the L2 of the ID rows the batch used and keeps their max-norm. ``loss_fn``
-    replaces `task_loss` (distillation's mix of labels and a teacher's scores).
+    replaces `task_loss` (distillation's mix of labels and a teacher's scores). With
+    ``matryoshka`` sizes the step minimises the whole model's loss plus the weighted losses
+    of the model with its embeddings cut to each size (one forward pass each, one backward);
+    the returned loss is still the whole model's.
     """
-    with autocast(batch.y.device, autocast_dtype):
-        logits = forward(model, batch)
+
+    def logits_of() -> Tensor:
+        with autocast(batch.y.device, autocast_dtype):
+            return forward(model, batch)
+
     # The loss outside autocast, on fp32 logits: a bf16 logit keeps 8 significant bits, too
     # coarse for the log of a probability near 0 or 1. A no-op in fp32 (``.float()`` returns
     # the tensor itself), so the fp32 path is the one from before mixed precision.
-    if loss_fn is not None:
-        loss = loss_fn(logits.float(), batch.y)
+    def loss_of(logits: Tensor) -> Tensor:
+        if loss_fn is not None:
+            return loss_fn(logits.float(), batch.y)
+        return task_loss(logits.float(), batch.y, task_weights)
+
+    if matryoshka is not None and matryoshka.enabled:
+        total, loss = matryoshka_loss(model, matryoshka, logits_of, loss_of)
     else:
-        loss = task_loss(logits.float(), batch.y, task_weights)
+        total = loss = loss_of(logits_of())
     for opt in optimizers:
         opt.zero_grad(set_to_none=True)
-    torch.autograd.backward(loss)
+    torch.autograd.backward(total)
     touched = rows.before_step() if rows is not None else None
     for opt in optimizers:
         opt.step()
@@ -179,13 +198,14 @@ def train_epoch(
     evals: int = 1,
     mid_epoch: Callable[[float], None] | None = None,
     loss_fn: LossFn | None = None,
+    matryoshka: MatryoshkaConfig | None = None,
 ) -> EpochStats:
     """One pass over ``loader``: forward, BCE-with-logits loss, backward, optimiser steps.
 
     The loss is summed on the device and read every ``_CHECK_EVERY`` steps, so a GPU rarely
     waits on the host. With ``evals`` > 1, ``mid_epoch(fraction)`` is called after the steps
     that end each ``1/evals`` of the epoch but the last (it may score the model; training
-    resumes in train mode).
+    resumes in train mode). ``matryoshka`` adds its nested-prefix losses (`train_step`).
 
     Raises:
         DivergedError: the loss became NaN or infinite.
@@ -213,6 +233,7 @@ def train_epoch(
             autocast_dtype=autocast_dtype,
             rows=rows,
             loss_fn=loss_fn,
+            matryoshka=matryoshka,
         )
         total += loss * len(batch)
         seen += len(batch)
@@ -411,6 +432,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
                     evals=cfg.evals_per_epoch,
                     mid_epoch=mid_epoch if cfg.evals_per_epoch > 1 else None,
                     loss_fn=student.loss_fn,
+                    matryoshka=cfg.matryoshka,
                 )
             except DivergedError as e:
                 raise DivergedError(
@@ -463,6 +485,7 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     model.load_state_dict(best_state)
     best = curve[best_epoch - 1]
     assert best.test is not None  # scored when it became the best epoch
+    sizes = _score_sizes(model, data, cfg, device, amp) if cfg.matryoshka.enabled else {}
     return FitResult(
         valid=best.valid,
         test=best.test,
@@ -471,10 +494,45 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
         n_params=n_params,
         train_seconds=time.perf_counter() - wall_start,
         samples_per_s=train_rows / train_seconds if train_seconds > 0 else None,
-        notes="; ".join(n for n in (precision.note, emb.note(), pretrained, student.note) if n),
+        notes="; ".join(
+            n
+            for n in (precision.note, emb.note(), pretrained, student.note, cfg.matryoshka.note())
+            if n
+        ),
         valid_tasks=best.valid_tasks,
         test_tasks=best.test_tasks,
         out_of_time=out_of_time,
         test_scores=best.test_scores,
         predict_seconds=best.predict_seconds,
+        matryoshka=matryoshka_json(sizes),
     )
+
+
+def _score_sizes(
+    model: nn.Module,
+    data: EncodedDataset,
+    cfg: TrainConfig,
+    device: torch.device,
+    amp: torch.dtype | None,
+) -> dict[int, SizeScores]:
+    """Validation and test scores (primary task) and the ID tables' bytes with the
+    categorical embeddings cut to each of ``cfg.matryoshka.sizes``, and whole (the width)."""
+    out: dict[int, SizeScores] = {}
+    widths = {t.embedding.dim for t in tokenizers(model) if t.embedding is not None}
+    full = max(widths) if widths else None
+    for k in (*cfg.matryoshka.sizes, full):
+        if k is None:
+            continue
+        with truncated(model, k if k != full else None):
+            scores = [
+                _score(
+                    split,
+                    predict(
+                        model, split, device, batch_size=cfg.eval_batch_size, autocast_dtype=amp
+                    ),
+                    grouped=False,
+                )[0]
+                for split in (data.valid, data.test)
+            ]
+        out[k] = SizeScores(valid=scores[0], test=scores[1], table_bytes=prefix_bytes(model, k))
+    return out

@@ -117,7 +117,8 @@ class FinalReport:
     stopping did (its scores are those of its best epoch until then). ``embedding_params`` and
     ``embedding_bytes`` size the categorical embeddings (None for a GBDT);
     ``predict_samples_per_s`` is the inference throughput on the test split; ``content`` what
-    the model saw of the vector features (`FitResult.content`).
+    the model saw of the vector features (`FitResult.content`); ``matryoshka`` the scores and
+    table bytes at each Matryoshka size (`FitResult.matryoshka`).
     """
 
     valid_auc: float | None
@@ -137,6 +138,7 @@ class FinalReport:
     embedding_bytes: int | None = None
     predict_samples_per_s: float | None = None
     content: str = ""
+    matryoshka: str = ""
 
     @classmethod
     def of(cls, fit: FitResult, labels: tuple[str, ...], placement: Placement) -> FinalReport:
@@ -158,6 +160,7 @@ class FinalReport:
             embedding_bytes=fit.embedding_bytes,
             predict_samples_per_s=_rate(fit),
             content=fit.content,
+            matryoshka=fit.matryoshka,
         )
 
     def to_result(self) -> dict[str, Any]:

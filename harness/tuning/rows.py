@@ -173,6 +173,7 @@ def make_row(ctx: RowContext, o: TrialOutcome) -> TrialResult:
         ),
         predictions=o.predictions if o.status == "complete" else "",
         content=f.content if f is not None else "",
+        matryoshka=f.matryoshka if f is not None and o.status == "complete" else "",
         train_seconds=train_seconds,
         wall_seconds=max(0.0, time.time() - o.started) if o.started else 0.0,
         device=placement.device,

@@ -114,3 +114,53 @@ def test_every_remedy_is_a_searchable_option_of_every_preset(name: str, corner: 
     result = fit(build_ranker(tiny, data), data, tiny.train, TrainContext())
     assert math.isfinite(result.valid.auc) or len(set(data.valid.y.ravel())) < 2
     assert all(len(m.evals) == 2 for m in result.curve)
+
+
+@pytest.mark.parametrize("name", NEURAL)
+def test_every_preset_takes_matryoshka_sizes(name: str) -> None:
+    """``[train.matryoshka] sizes = [4]`` in any preset's file: the space loads, every corner
+    validates against a tiny schema (4 is below every searched ``embedding_dim`` and a multiple
+    of every searched multihash ``hashes``; ``size = "fixed"`` pinned where the file searches
+    sizes), and a step trains."""
+    import tomllib
+
+    from harness.families.neural import NEURAL as FAMILY
+    from harness.tuning.space import space_from_mapping
+
+    path = ROOT / f"{name}.toml"
+    tree = tomllib.loads(path.read_text())
+    tree.setdefault("train", {})["matryoshka"] = {"sizes": [4], "weights": [0.5]}
+    embedding = tree.get("model", {}).get("tokenizer", {}).get("embedding", {})
+    for options in embedding.values():
+        if isinstance(options, dict) and "size" in options:
+            options["size"] = "fixed"
+    space = space_from_mapping(tree, name=name, where=str(path), family="neural")
+    data = planted_dataset([30] * 8, n_train=64, n_eval=16)
+    for corner in (0, -1):
+        config = space.config_at({p.name: p.ends()[corner] for p in space.params})
+        assert isinstance(config, NeuralConfig)
+        assert config.train.matryoshka.size_weights == ((4, 0.5),)
+        FAMILY.validate(config, data)
+        torch.manual_seed(0)
+        model = build_ranker(config, data)
+        optimizers = make_optimizers(model, config.train)
+        batch = next(iter(make_loader(data.train, 32, shuffle=True)))
+        loss = float(train_step(model, batch, optimizers, matryoshka=config.train.matryoshka))
+        assert math.isfinite(loss) and loss > 0
+
+
+def test_matryoshka_sizes_above_a_searched_embedding_dim_fail_validation() -> None:
+    """fm searches ``embedding_dim`` down to 8: sizes [4, 8] fail at that corner, naming keys."""
+    import tomllib
+
+    from harness.families.neural import NEURAL as FAMILY
+    from harness.tuning.space import space_from_mapping
+
+    path = ROOT / "fm.toml"
+    tree = tomllib.loads(path.read_text())
+    tree.setdefault("train", {})["matryoshka"] = {"sizes": [4, 8]}
+    space = space_from_mapping(tree, name="fm", where=str(path), family="neural")
+    config = space.config_at({p.name: p.ends()[0] for p in space.params})
+    assert config.model.tokenizer.embedding_dim == 8
+    with pytest.raises(ValueError, match=r"train\.matryoshka\.sizes=\[4, 8\] must be below"):
+        FAMILY.validate(config, planted_dataset([30] * 8, n_train=64, n_eval=16))

@@ -131,6 +131,32 @@ class CategoricalEmbedding(nn.Module):
         """The clipping limits per feature, or None when no id is clipped."""
         return self.vocabulary if self.clip_at is not None else None
 
+    def check_prefix(self, k: int) -> None:
+        """Raises ValueError unless the output can be truncated to a ``k``-dimensional prefix
+        (Matryoshka embeddings, `prefix_mask`): every feature of the one size ``dim``, ``k`` in
+        ``[1, dim)``."""
+        if not (isinstance(k, int) and 1 <= k < self.dim):
+            raise ValueError(f"a prefix size must be in [1, {self.dim}), got {k=}")
+        if self.output != "tokens" or any(e != self.dim for e in self.dims):
+            raise ValueError(
+                f"a prefix of the embeddings needs one size for every feature (size = 'fixed'), "
+                f"got sizes {sorted(set(self.dims))}"
+            )
+
+    def prefix_mask(self, k: int) -> Tensor:
+        """``(width,)`` 0/1 mask keeping the output's first ``k`` dims: what a model serves when
+        it stores only the first ``k`` columns of each table (`prefix_bytes`)."""
+        self.check_prefix(k)
+        return (torch.arange(self.width, device=self.limits.device) < k).float()
+
+    def prefix_bytes(self, k: int) -> int:
+        """Bytes of the ID tables keeping the columns a ``k``-prefix reads (``rows * k``
+        entries per table at their element size; ``k == dim``: the whole tables)."""
+        if k != self.dim:
+            self.check_prefix(k)
+        tables = [m for m in self.modules() if isinstance(m, nn.Embedding)]
+        return sum(t.weight.shape[0] * k * t.weight.element_size() for t in tables)
+
     def _prepare(self, x_cat: Tensor) -> Tensor:
         """The ids checked (shape; range on CPU) and clipped."""
         if x_cat.ndim != 2 or x_cat.shape[1] != self.n_features:

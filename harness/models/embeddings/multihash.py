@@ -105,6 +105,30 @@ class MultiHashEmbedding(CategoricalEmbedding):
         hashed = hash_ids(ids, self.seeds) % self.buckets + self.reserved
         return torch.where(ids == 0, self.missing_rows, hashed)
 
+    def check_prefix(self, k: int) -> None:
+        """A prefix keeps the first ``k / hashes`` columns of the shared table, so of each
+        hashed row: ``k`` must be a multiple of ``hashes``."""
+        super().check_prefix(k)
+        if k % self.hashes:
+            raise ValueError(
+                f"multihash concatenates {self.hashes} rows per id, so a prefix size must be a "
+                f"multiple of hashes={self.hashes}, got {k=}"
+            )
+
+    def prefix_mask(self, k: int) -> Tensor:
+        """Keeps the first ``k / hashes`` dims of each of the ``hashes`` concatenated rows: the
+        table then serves with ``k / hashes`` columns (a plain prefix of the concatenation
+        would need every column for any ``k`` above ``dim / hashes``)."""
+        self.check_prefix(k)
+        width = self.dim // self.hashes
+        at = torch.arange(self.dim, device=self.limits.device) % width
+        return (at < k // self.hashes).float()
+
+    def prefix_bytes(self, k: int) -> int:
+        if k != self.dim:
+            self.check_prefix(k)
+        return self.rows * (k // self.hashes) * self.table.weight.element_size()
+
     def forward(self, x_cat: Tensor) -> Tensor:
         rows = self.row_ids(self._prepare(x_cat))
         out: Tensor = self.table(rows).flatten(2)
