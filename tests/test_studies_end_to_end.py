@@ -28,7 +28,7 @@ from harness.studies.files import StudyFile, load_study
 pytestmark = pytest.mark.slow
 
 SHIPPED = Path(__file__).resolve().parent.parent / "search_spaces" / "studies"
-CRITEO_STUDIES = ("numeric-encodings", "embedding-sizes", "hashing", "one-epoch")
+CRITEO_STUDIES = ("numeric-encodings", "embedding-sizes", "hashing", "one-epoch", "matryoshka-ids")
 TINY_DCNV2 = """
 family = "neural"
 description = "DCN-v2, tiny"
@@ -110,6 +110,14 @@ def _check_study(study: StudyFile, rows: list[TrialResult], board: Path, base: s
             assert line.endswith(" | 2 |") and line.count("±") == 5, line
         png = curves_path(board, study.name)
         assert png.read_bytes()[:4] == b"\x89PNG" and f"]({png.name})" in curves
+    if study.factor_text == "train.matryoshka":  # every arm scored with its tables cut
+        cut = section[section.index("### ID embeddings cut to a prefix") :]
+        for arm in study.arms:
+            for size in ("4", "8", "16 (whole)"):
+                line = f"| {arm.name} | {size} | "
+                assert any(
+                    row.startswith(line) and row.endswith(" | 2 |") for row in cut.splitlines()
+                )
 
 
 def test_every_shipped_study_after_a_search(

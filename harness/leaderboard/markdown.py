@@ -15,6 +15,7 @@ from harness.environment import Environment
 from harness.leaderboard.compression import MIN_GAIN, CompressionView
 from harness.leaderboard.curves import ArmCurves
 from harness.leaderboard.references import reference_note
+from harness.leaderboard.sizes import SizeRow
 from harness.leaderboard.summary import ArmSummary, MeanStd, ModelSummary, StudySummary
 from harness.results.table import TrialResult
 
@@ -22,6 +23,7 @@ __all__ = [
     "COMPRESSION_READING",
     "CURVES_READING",
     "READING_A_STUDY",
+    "SIZES_READING",
     "RunInfo",
     "compression_section",
     "curves_section",
@@ -33,6 +35,7 @@ __all__ = [
     "render",
     "shown_path",
     "significance_text",
+    "sizes_section",
     "study_section",
     "write_atomic",
 ]
@@ -45,6 +48,13 @@ CURVES_READING = (
     "minus end per seed, above 0 when the model got worse after its best point; test AUC: at "
     "the epoch end with the best validation AUC, whose weights the trial keeps."
 )
+SIZES_READING = (
+    "Each trial is scored again after training with its categorical embeddings cut to their "
+    "first k dims (the others zero, the rest of the ranker unchanged): what serving tables of k "
+    "columns would give. Trained with `[train.matryoshka]` weights above 0, the loss of each cut "
+    "was part of training; with weights 0 the model trained plainly and is only scored cut."
+)
+
 COMPRESSION_READING = (
     "Kept of the gain: (AUC compressed − AUC without vectors) / (AUC full size − AUC without "
     "vectors), from the mean test AUCs over seeds; 100% keeps all the vectors add, 0% is no "
@@ -300,6 +310,8 @@ def study_section(s: StudySummary) -> list[str]:
         lines += ["", *curves_section(s)]
     if s.compression is not None:
         lines += ["", *compression_section(s.compression, s.compression_plot)]
+    if s.sizes:
+        lines += ["", *sizes_section(s.sizes)]
     settings = [(a.arm, a.settings) for a in s.arms if a.settings]
     if settings:
         lines += ["", "What each arm sets:", ""]
@@ -333,6 +345,24 @@ def curves_section(s: StudySummary) -> list[str]:
     lines += ["", CURVES_READING + _scored(s.curves)]
     if s.curves_plot:
         lines += ["", f"![validation AUC during training, per arm]({s.curves_plot})"]
+    return lines
+
+
+def sizes_section(rows: Sequence[SizeRow]) -> list[str]:
+    """Each arm with its ID embeddings cut to each Matryoshka size: test AUC and table bytes."""
+    lines = [
+        "### ID embeddings cut to a prefix (Matryoshka sizes)",
+        "",
+        "| arm | embedding size | test AUC (mean ± std) | ID table bytes | seeds |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        size = f"{r.size} (whole)" if r.full else str(r.size)
+        lines.append(
+            f"| {r.arm} | {size} | {format_mean_std(r.test_auc)} | "
+            f"{format_bytes(r.table_bytes)} | {r.seeds} |"
+        )
+    lines += ["", SIZES_READING]
     return lines
 
 

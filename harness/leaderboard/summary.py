@@ -24,6 +24,7 @@ from harness.leaderboard.significance import (
     paired_t,
     significant,
 )
+from harness.leaderboard.sizes import SizeRow, size_rows
 from harness.leaderboard.stats import MeanStd, mean_std
 from harness.repeats import TEST_LABELS, repeat_key
 from harness.results.table import TrialResult, best_trial, is_search_trial
@@ -339,6 +340,8 @@ class StudySummary:
             (`harness.leaderboard.compression`); None when no arm compressed any.
         compression_plot: the plot of quality against size, relative to the leaderboard ("" for
             none; written by `harness.leaderboard.publish`).
+        sizes: each arm scored with its ID embeddings cut to its Matryoshka sizes
+            (`harness.leaderboard.sizes`); () when no arm recorded any.
     """
 
     study: str
@@ -353,6 +356,7 @@ class StudySummary:
     curves_plot: str = ""
     compression: CompressionView | None = None
     compression_plot: str = ""
+    sizes: tuple[SizeRow, ...] = ()
 
 
 def summarize_studies(
@@ -409,6 +413,7 @@ def summarize_studies(
                 shared=study_file.shared_settings if study_file else (),
                 curves=tuple(curves[a.arm] for a in arms if a.arm in curves),
                 compression=compression_view(shown_rows),
+                sizes=size_rows(shown_rows, [a.arm for a in arms]),
             )
         )
     return out
