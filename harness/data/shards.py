@@ -28,7 +28,7 @@ the shards in order behave exactly like one file holding their concatenation.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -565,16 +565,9 @@ def encode_shard(
             writers.append(
                 {name: _RangeWriter(folder / f"{name}.npy", start, rows) for name in names}
             )
-        for block in shard.blocks:
-            frame = pl.read_ipc(shard.block_path(block))
-            codes = plan.codes(frame, shard_plan.offset + block.first_row, block.rows, index)
-            for code, out in enumerate(writers):
-                rows_in = _rows_of(frame, codes, code)
-                if not rows_in.height:
-                    continue
-                for name, array in encoder(rows_in).items():
-                    out[name].write(array)
-            on_block(0)
+        for code, rows_in in _rows_by_split(shard, shard_plan, plan, index, on_block):
+            for name, array in encoder(rows_in).items():
+                writers[code][name].write(array)
     finally:
         for out in writers:
             for writer in out.values():
@@ -676,16 +669,9 @@ def write_text_shard(
         ):
             writers.append(_RangeWriter(Path(arrays_dir) / split_name / "x_vec.npy", start, rows))
         names = [text_column(c) for c in columns.text]
-        for block in shard.blocks:
-            frame = pl.read_ipc(shard.block_path(block))
-            codes = plan.codes(frame, shard_plan.offset + block.first_row, block.rows, index)
-            for code, writer in enumerate(writers):
-                rows_in = _rows_of(frame, codes, code)
-                if not rows_in.height:
-                    continue
-                parts = [table.lookup(rows_in[name]) for name in names]
-                writer.write(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
-            on_block(0)
+        for code, rows_in in _rows_by_split(shard, shard_plan, plan, index, on_block):
+            parts = [table.lookup(rows_in[name]) for name in names]
+            writers[code].write(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
     finally:
         for writer in writers:
             writer.close()
@@ -698,6 +684,22 @@ def write_text_shard(
 
 def _splits(values: np.ndarray) -> Splits:
     return int(values[0]), int(values[1]), int(values[2])
+
+
+def _rows_by_split(
+    shard: ShardInfo, shard_plan: ShardPlan, plan: SplitPlan, index: int, on_block: OnBlock
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """A shard's rows, block by block, as ``(split code, that split's rows of the block)`` in row
+    order (only non-empty ones); ``on_block(0)`` after each block. What every pass that writes
+    the split arrays reads."""
+    for block in shard.blocks:
+        frame = pl.read_ipc(shard.block_path(block))
+        codes = plan.codes(frame, shard_plan.offset + block.first_row, block.rows, index)
+        for code in range(_N_SPLITS):
+            rows_in = _rows_of(frame, codes, code)
+            if rows_in.height:
+                yield code, rows_in
+        on_block(0)
 
 
 def _rows_of(frame: pl.DataFrame, codes: np.ndarray, split: int) -> pl.DataFrame:

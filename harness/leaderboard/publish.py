@@ -68,9 +68,7 @@ def publish(
         board.rows, board.models, board.wall_seconds, asked=board.asked, run_dir=board.run_dir
     )
     studies = [
-        _with_compression_plot(
-            _with_curves_plot(s, leaderboard, board.info.title), leaderboard, board.info.title
-        )
+        _with_plots(s, leaderboard, board.info.title)
         for s in summarize_studies(board.rows, board.study_files)
     ]
     current = [
@@ -86,30 +84,27 @@ def publish(
     return summaries, studies
 
 
-def _with_curves_plot(study: StudySummary, leaderboard: Path, title: str) -> StudySummary:
-    if not study.curves:
-        return study
-    png = plot_curves(
-        study.curves,
-        curves_path(leaderboard, study.study),
-        title=f"{title}: study {study.study}, validation AUC during training",
-    )
-    if png is None:
-        return study
-    return dataclasses.replace(study, curves_plot=_relative(png, leaderboard.parent))
-
-
-def _with_compression_plot(study: StudySummary, leaderboard: Path, title: str) -> StudySummary:
-    if study.compression is None:
-        return study
-    png = plot_compression(
-        study.compression,
-        compression_path(leaderboard, study.study),
-        title=f"{title}: study {study.study}, test AUC against the vectors' size",
-    )
-    if png is None:
-        return study
-    return dataclasses.replace(study, compression_plot=_relative(png, leaderboard.parent))
+def _with_plots(study: StudySummary, leaderboard: Path, title: str) -> StudySummary:
+    """The study with its pictures drawn beside the leaderboard and linked: the learning curves
+    when its section shows them, the quality against size when it compressed vectors."""
+    curves_link = compression_link = ""
+    if study.curves:
+        png = plot_curves(
+            study.curves,
+            curves_path(leaderboard, study.study),
+            title=f"{title}: study {study.study}, validation AUC during training",
+        )
+        if png is not None:
+            curves_link = _relative(png, leaderboard.parent)
+    if study.compression is not None:
+        png = plot_compression(
+            study.compression,
+            compression_path(leaderboard, study.study),
+            title=f"{title}: study {study.study}, test AUC against the vectors' size",
+        )
+        if png is not None:
+            compression_link = _relative(png, leaderboard.parent)
+    return dataclasses.replace(study, curves_plot=curves_link, compression_plot=compression_link)
 
 
 def _relative(path: Path, folder: Path) -> str:
