@@ -315,7 +315,9 @@ def test_the_stand_in_plants_a_signal_in_its_texts(tmp_path: Path) -> None:
 
 
 def test_reviews_card_on_real_rows(shared_file: SharedFile, tmp_path: Path) -> None:
-    """The shipped card over the first 300 rows of the real table (the whole: test below)."""
+    """The shipped card over the first 300 rows of the real table (the whole table, 22,634
+    distinct texts, takes about 8 minutes to encode on 2 cores: too long for a test; the
+    committed reviews board was prepared from it)."""
     source = shared_file("womens_clothing_reviews/reviews.parquet")
     head = pl.read_parquet(source).head(300)
     path = tmp_path / "reviews.parquet"
@@ -333,24 +335,3 @@ def test_reviews_card_on_real_rows(shared_file: SharedFile, tmp_path: Path) -> N
     assert missing and not got[missing].any()
     labels = np.concatenate([dataset.split(s).y[:, 0] for s in SPLIT_NAMES])
     np.testing.assert_array_equal(labels, head["Recommended IND"].to_numpy())
-
-
-@pytest.mark.slow
-def test_reviews_card_on_the_whole_table(shared_file: SharedFile, tmp_path: Path) -> None:
-    """All 23,486 rows (22,634 distinct texts: about 4 minutes of encoding on 2 CPU cores)."""
-    source = shared_file("womens_clothing_reviews/reviews.parquet")
-    card = load_card("reviews")
-    dataset = prepare_dataset(
-        card, source, PreprocessConfig(protocol=card.protocol), cache_root=tmp_path
-    )
-    splits = [dataset.split(s) for s in SPLIT_NAMES]
-    assert sum(s.n_rows for s in splits) == 23_486
-    assert int(sum(s.y[:, 0].sum() for s in splits)) == 19_314
-    vectors = np.concatenate([s.x_vec for s in splits])  # type: ignore[misc]
-    assert vectors.shape == (23_486, WIDTH)
-    norms = np.linalg.norm(vectors, axis=1)
-    assert int((norms == 0).sum()) == 845  # the rows without a review
-    np.testing.assert_allclose(norms[norms > 0], 1.0, atol=1e-4)
-    meta = json.loads((Path(str(dataset.cache_dir)) / "meta.json").read_text())
-    texts = pl.read_parquet(source)["Review Text"]
-    assert meta["text"]["distinct_texts"] == texts.drop_nulls().n_unique()
