@@ -20,7 +20,7 @@ name and renamed into place when complete, so an interrupted run never leaves a 
 cache under a real key.
 
 The text embeddings themselves are cached apart, per model and by text, beside the dataset
-caches (``<cache_root>/text-embeddings/``, see `harness.content.text`), and copied into each
+caches (``<cache_root>/text-embeddings/``, see `harness.data.text`), and copied into each
 dataset's ``x_vec.npy``: another protocol of the same table encodes no text again.
 """
 

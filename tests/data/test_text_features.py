@@ -1,7 +1,7 @@
 """A card's text columns become ``x_vec``: one sentence embedding per text column and row, in
 the rows' own order in every split (whatever the protocol, the shards and the blocks), a zero
 vector for a missing text, the text model in the cache key, and the embeddings reused across
-preparations (`harness.content.text` encodes each distinct text once per model).
+preparations (`harness.data.text` encodes each distinct text once per model).
 
 The module prepares one synthetic card (two text columns, two shards of many blocks) under
 four protocols; the model loads once, for the first.
@@ -18,12 +18,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-import harness.content.text as text_module
-from harness.content.text import PACKAGED_MODEL, TextModel, encode_texts
+import harness.data.text as text_module
 from harness.data.card import DatasetCard, load_card, parse_card
 from harness.data.preprocess import DataFiles, PreprocessConfig, cache_dir_for, prepare_dataset
 from harness.data.schema import SPLIT_NAMES, EncodedDataset, FeatureSchema, VectorFeature
 from harness.data.synthetic_table import write_synthetic_table
+from harness.data.text import PACKAGED_MODEL, TextModel, encode_texts
 from harness.errors import HarnessError
 
 SharedFile = Callable[[str], Path]

@@ -12,10 +12,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from harness.content.text import TEXT_EMBEDDINGS
 from harness.data.card import load_card
 from harness.data.preprocess import DataFiles, PreprocessConfig, prepare_dataset
 from harness.data.synthetic_table import write_synthetic_table
+from harness.data.text import TEXT_EMBEDDINGS
 from harness.distributed import prepare_distributed
 
 CacheContents = Callable[[str | None], dict[str, bytes]]

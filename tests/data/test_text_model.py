@@ -1,4 +1,4 @@
-"""The text-embedding step (`harness.content.text`): the packaged model offline, the cache by
+"""The text-embedding step (`harness.data.text`): the packaged model offline, the cache by
 text digest (only new texts are encoded), null texts, and the one-line errors naming the fix.
 
 The model loads once for the module (`first`); the other tests read its cache, and a test that
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import harness.content.text as text_module
-from harness.content.text import (
+import harness.data.text as text_module
+from harness.data.text import (
     PACKAGED_MODEL,
     TEXT_EMBEDDINGS,
     TextEmbeddings,
