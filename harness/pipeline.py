@@ -858,6 +858,10 @@ def run_info(
         n_num=dataset.schema.n_num,
         n_cat=dataset.schema.n_cat,
         vocabulary=sum(dataset.schema.cardinalities),
+        vectors=tuple(
+            (v.name, v.width, f"text encoded by {v.model}" if v.source == "text" else "column")
+            for v in dataset.schema.vectors
+        ),
         started_at=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         harness_version=harness.__version__,
         resources=_resources(opts.cpus_per_trial or 1, opts.address),

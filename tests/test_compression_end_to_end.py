@@ -92,6 +92,7 @@ def _check(rows: list[TrialResult], board: Path) -> dict[str, float]:
             assert report.recall_at_10 is not None and 0.0 < report.recall_at_10 < 1.0
         means[arm] = sum(r.test_auc or 0.0 for r in mine) / len(mine)
     text = board.read_text()
+    assert ", `Review Text`: 384-d vector (text encoded by all-MiniLM-L6-v2) |" in text
     section = text[text.index("### Compression of the vector features") :]
     assert "| compressor | 8 (48x smaller) | 24 (16x smaller) |" in section
     assert re.search(r"\| pca \| 8 \| 48x \| 0\.\d{4} ± 0\.\d{4} \| ", section)

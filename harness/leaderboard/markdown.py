@@ -116,6 +116,8 @@ class RunInfo:
     environments: tuple[Environment, ...] = ()
     references: tuple[Reference, ...] = ()
     merged_from: tuple[str, ...] = ()
+    # The dense vector features: (name, width, what made it: a text model), in x_vec order.
+    vectors: tuple[tuple[str, int, str], ...] = ()
 
     def to_json(self) -> str:
         """The header's facts as JSON (the run folder keeps them for `harness leaderboard`)."""
@@ -134,6 +136,7 @@ class RunInfo:
         values["rows"] = tuple(values.get("rows", (0, 0, 0)))
         values["models"] = tuple(tuple(m) for m in values.get("models", ()))
         values["tasks"] = tuple(values.get("tasks", ("label",)))
+        values["vectors"] = tuple(tuple(v) for v in values.get("vectors", ()))
         values["environments"] = tuple(
             Environment.from_json(e) for e in values.get("environments", ())
         )
@@ -479,7 +482,9 @@ def render(
         + (f" · skipped bad rows {format_count(info.skipped_rows)}" if info.skipped_rows else "")
         + " |",
         f"| features | {info.n_num} numeric, {info.n_cat} categorical "
-        f"({format_count(info.vocabulary)} embedding ids) |",
+        f"({format_count(info.vocabulary)} embedding ids)"
+        + "".join(f", `{name}`: {width}-d vector ({made})" for name, width, made in info.vectors)
+        + " |",
         f"| tasks | {', '.join(info.tasks)}"
         + (" (ranked by the first)" if len(info.tasks) > 1 else "")
         + (f"; groups: {info.group} (GAUC and NDCG@10 per group)" if info.group else "")
