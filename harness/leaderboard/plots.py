@@ -345,7 +345,8 @@ def compression_figure(view: CompressionView, title: str) -> Figure:
     ax = fig.add_subplot()
     references = [("full size", view.full.test_auc if view.full else None, "0.2", "-")]
     references.append(("no vectors", view.without, "0.5", "--"))
-    aucs = [p.test_auc.mean for p in shown if p.test_auc is not None]
+    aucs = [p.test_auc.mean - (p.test_auc.std or 0.0) for p in shown if p.test_auc is not None]
+    aucs += [p.test_auc.mean + (p.test_auc.std or 0.0) for p in shown if p.test_auc is not None]
     for label, value, colour, style in references:
         if value is not None:
             aucs.append(value.mean)
@@ -364,8 +365,10 @@ def compression_figure(view: CompressionView, title: str) -> Figure:
             label=kind,
             gid=f"compressor:{kind}",
         )
-    low, high = auc_limits(aucs)
-    ax.set_ylim(low, high)
+    # Every point and both references in view: the no-vectors line is the floor the share of the
+    # gain is measured from, not an outlier to cut (as `auc_limits` would).
+    pad = max(0.04 * (max(aucs) - min(aucs)), 0.002)
+    ax.set_ylim(max(0.0, min(aucs) - pad), min(1.0, max(aucs) + pad))
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(view.sizes), [str(k) for k in view.sizes])
     ax.set_xlabel("size the model saw (dimensions, log scale)")
