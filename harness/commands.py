@@ -336,8 +336,9 @@ def datasets(args: argparse.Namespace) -> int:
 
 
 def _features(card: Any) -> str:
-    """A card's features in a few words: numeric, categorical and text columns."""
+    """A card's features in a few words: numeric, categorical, text and vector columns."""
     text = f", {len(card.text)} text" if card.text else ""
+    text += f", {len(card.vectors)} vector" if card.vectors else ""
     return f"{len(card.numeric)} numeric, {len(card.categorical)} categorical{text}"
 
 

@@ -28,7 +28,11 @@ in its string columns, since a parquet number column holds no text), ``time``,
 feature of ``x_vec``, see `harness.data.text`; a missing text is a zero vector),
 ``text_model`` (the encoder of the text columns: the packaged ``"all-MiniLM-L6-v2"``, the
 default, or a local sentence-transformers model folder, relative to the card's folder unless
-absolute), ``[[join]]`` (``file``, ``on``), ``[derived.<name>]`` (``from``, ``op``, ``role``),
+absolute), ``vectors`` (parquet columns whose value per row is a fixed-length list of numbers,
+``List(Float)`` or ``Array(Float, n)``, e.g. a precomputed item embedding: each a dense vector
+feature of ``x_vec`` after the text features, as wide as the first non-null row; a missing vector
+is a zero vector, one of another length is an error), ``[[join]]`` (``file``, ``on``),
+``[derived.<name>]`` (``from``, ``op``, ``role``),
 ``numbered`` (shard files ``<prefix>0`` .. ``<prefix>N``), ``base`` (inherit every key but
 ``download`` and ``references`` from another card), ``[download]``, ``manual_download``,
 ``docs``, ``[synthetic]`` (``generator``, ``rows``, ``cardinality``, ``side_rows``,
@@ -105,7 +109,7 @@ _ALIASES = {
 CARD_KEYS = (
     "name", "title", "description", "licence", "source", "docs", "format", "header", "columns",
     "separator", "missing_values", "files", "numbered", "protocol", "min_count", "tasks",
-    "numeric", "categorical", "derived", "time", "group", "text", "text_model", "join",
+    "numeric", "categorical", "derived", "time", "group", "text", "text_model", "vectors", "join",
     "download", "manual_download", "synthetic", "base", "references",
 )  # fmt: skip
 
@@ -259,6 +263,8 @@ class DatasetCard:
         text: free-text columns, each a dense vector feature (a sentence embedding).
         text_model: their encoder: `PACKAGED_TEXT_MODEL` or a local model folder (resolved
             against the card's folder when relative).
+        vectors: vector columns (parquet lists of numbers), each a dense vector feature, in
+            ``x_vec`` after the text features.
     """
 
     name: str
@@ -283,6 +289,7 @@ class DatasetCard:
     group: str | None = None
     text: tuple[str, ...] = ()
     text_model: str = PACKAGED_TEXT_MODEL
+    vectors: tuple[str, ...] = ()
     joins: tuple[Join, ...] = ()
     docs: str = ""
     download: DownloadSpec | None = None
@@ -339,6 +346,8 @@ class DatasetCard:
             types.setdefault(d.source, "int")
         for name in self.text:
             types.setdefault(name, "string")
+        for name in self.vectors:  # parse_card keeps them apart from every other column
+            types[name] = "vector"
         if self.time is not None:
             types.setdefault(self.time, "float" if self.format != "parquet" else "auto")
         for key in (self.group, *(j.on for j in self.joins)):
@@ -508,6 +517,7 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
             raise r.fail(key, f"a column name, got {value!r}")
     text = r.strings("text", raw.get("text", []))
     text_model = _text_model(r, text)
+    vectors = r.strings("vectors", raw.get("vectors", []))
     joins = _joins(r)
     names = [c.name for c in features] + [d.name for d in derived]
     clash = sorted({n for n in names if names.count(n) > 1})
@@ -538,6 +548,7 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
                 f"column {column!r} is also a {declared.role} {declared.type} feature; a text "
                 "column is read as a string (only a string categorical may also be text)",
             )
+    _check_vectors(r, vectors, fmt, names, label_columns, text, (time, group))
     if columns:
         known = set(columns)
         for key, wanted in (("features", [c.name for c in features]), ("tasks", label_columns)):
@@ -563,6 +574,8 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
     identity = {k: raw.get(k) for k in fingerprint_keys}
     if text:  # only then: the fingerprints of cards without text stay what they were
         identity.update(text=list(text), text_model=raw.get("text_model", PACKAGED_TEXT_MODEL))
+    if vectors:  # likewise: cards without vector columns keep their fingerprints
+        identity.update(vectors=list(vectors))
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return DatasetCard(
         name=name,
@@ -587,6 +600,7 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
         group=group,
         text=text,
         text_model=text_model,
+        vectors=vectors,
         joins=joins,
         docs=r.string("docs", ""),
         download=_download(r),
@@ -595,6 +609,36 @@ def parse_card(raw: Mapping[str, Any], *, path: str) -> DatasetCard:
         fingerprint=fingerprint,
         references=_references(r),
     )
+
+
+def _check_vectors(
+    r: _Reader,
+    vectors: Sequence[str],
+    fmt: str,
+    features: Sequence[str],
+    label_columns: set[str],
+    text: Sequence[str],
+    keys: tuple[str | None, str | None],
+) -> None:
+    """A vector column is read as a list of numbers: only from parquet, and as nothing else."""
+    if vectors and fmt != "parquet":
+        raise r.fail(
+            "vectors",
+            f"vector columns need a parquet file (a list per row), the card's format is {fmt}",
+        )
+    for column in vectors:
+        for what, names in (
+            ("feature", features),
+            ("task's label column", label_columns),
+            ("text column", text),
+            ("time or group column", [k for k in keys if k]),
+        ):
+            if column in names:
+                raise r.fail(
+                    "vectors",
+                    f"column {column!r} is also a {what}; a vector column is read as a list "
+                    "of numbers and can be nothing else",
+                )
 
 
 def _text_model(r: _Reader, text: Sequence[str]) -> str:

@@ -18,7 +18,9 @@ caches, since they run the same functions and finish the cache the same way:
    of all shards are embedded once by the card's ``text_model`` (`harness.data.text`, which
    encodes only texts not in its cache under ``<cache_root>/text-embeddings/``), then each shard's
    rows get their vectors in ``x_vec.npy``, split exactly as in the encode pass. A missing text
-   is a zero vector.
+   is a zero vector. A card's ``vectors`` columns (parquet lists of numbers) join the same pass:
+   checked (one width, the first non-null row's; finite values), then copied into ``x_vec``
+   after the text features, in card order; a missing vector is zeros.
 
 Several files are read in order as if concatenated: the global row index (which sets each row's
 split) runs on across files, while a bad row is still reported by its own file and line. The
@@ -79,8 +81,9 @@ from harness.data.shards import (
     plan_shards,
     read_columns,
     shard_offsets,
+    vector_widths,
     write_fitted,
-    write_text_shard,
+    write_vector_shard,
 )
 from harness.data.splits import SplitContext, SplitPlan, get_protocol
 from harness.data.table import CanonicalColumns
@@ -467,9 +470,9 @@ def _build(
     timings.encode_s = time.perf_counter() - encode_started
 
     text_meta: dict[str, Any] = {}
-    if columns.text:  # before the blocks (and the split codes some plans read) are deleted
+    if columns.text or columns.vectors:  # before the blocks (and the split codes) are deleted
         text_started = time.perf_counter()
-        vectors, text_meta = _write_text_vectors(
+        vectors, text_meta = _write_vectors(
             card, shards, shard_plans, plan, columns, work, bars, sizes, cache_root=cache_root
         )
         fitted = replace(fitted, schema=replace(fitted.schema, vectors=vectors))
@@ -500,7 +503,7 @@ def _build(
         "shards": len(shards),
         "blocks": sum(len(s.blocks) for s in shards),
         "runner": runner.description,
-        **({"text": text_meta} if text_meta else {}),
+        **text_meta,
         "timings": {**asdict(timings), "total_s": total, "rows_per_s": n_rows / total},
     }
     (work / "schema.json").write_text(fitted.schema.to_json())
@@ -514,7 +517,7 @@ def _text_model(card: DatasetCard) -> TextModel:
     return TextModel(card.text_model)
 
 
-def _write_text_vectors(
+def _write_vectors(
     card: DatasetCard,
     shards: Sequence[ShardInfo],
     shard_plans: Sequence[ShardPlan],
@@ -526,47 +529,59 @@ def _write_text_vectors(
     *,
     cache_root: Path,
 ) -> tuple[tuple[VectorFeature, ...], dict[str, Any]]:
-    """Pass 5: every distinct text embedded once, then each split's ``x_vec.npy``.
+    """Pass 5: every distinct text embedded once, the vector columns checked, then each split's
+    ``x_vec.npy``: the text features, then the vector columns.
 
     Runs in this process for every runner: the model is loaded once, and the pass only reads
-    the blocks' text columns (on a cluster, from the shared build folder).
+    the blocks' text and vector columns (on a cluster, from the shared build folder).
 
     Returns:
-        One `VectorFeature` per text column, and what meta.json records of the pass.
+        One `VectorFeature` per text column, then one per vector column, and what meta.json
+        records of the pass (``text`` and ``vectors`` entries).
     """
-    from harness.data.text import encode_texts
+    meta: dict[str, Any] = {}
+    features: list[VectorFeature] = []
+    table: TextTable | None = None
+    if columns.text:
+        from harness.data.text import encode_texts
 
-    model = _text_model(card)
-    texts = distinct_texts(shards, columns)
-    embedded = encode_texts(texts, model, cache_root=Path(cache_root), progress=bars)
-    table = TextTable(tuple(texts), embedded.vectors)
-    width = embedded.report.width
-    allocate_vectors(work, sizes, width * len(columns.text))
-    task = bars.add_task("write text vectors", total=sum(len(s.blocks) for s in shards))
+        model = _text_model(card)
+        texts = distinct_texts(shards, columns)
+        embedded = encode_texts(texts, model, cache_root=Path(cache_root), progress=bars)
+        table = TextTable(tuple(texts), embedded.vectors)
+        report = embedded.report
+        features += [VectorFeature(c, report.width, "text", model.name) for c in columns.text]
+        meta["text"] = {
+            "model": report.model,
+            "model_key": report.key,
+            "width": report.width,
+            "columns": list(columns.text),
+            "distinct_texts": report.texts,
+            "encoded": report.encoded,
+            "reused": report.reused,
+            "embed_s": report.seconds,
+        }
+    widths = vector_widths(shards, columns) if columns.vectors else ()
+    features += [
+        VectorFeature(c, w, "column", "") for c, w in zip(columns.vectors, widths, strict=True)
+    ]
+    if columns.vectors:
+        meta["vectors"] = dict(zip(columns.vectors, widths, strict=True))
+    allocate_vectors(work, sizes, sum(f.width for f in features))
+    task = bars.add_task("write vectors", total=sum(len(s.blocks) for s in shards))
     for index, (shard, shard_plan) in enumerate(zip(shards, shard_plans, strict=True)):
-        write_text_shard(
+        write_vector_shard(
             shard,
             shard_plan,
             table,
             index=index,
             plan=plan,
             columns=columns,
+            widths=widths,
             arrays_dir=work,
             on_block=partial(_advance, bars, task),
         )
-    features = tuple(VectorFeature(c, width, "text", model.name) for c in columns.text)
-    report = embedded.report
-    meta = {
-        "model": report.model,
-        "model_key": report.key,
-        "width": width,
-        "columns": list(columns.text),
-        "distinct_texts": report.texts,
-        "encoded": report.encoded,
-        "reused": report.reused,
-        "embed_s": report.seconds,
-    }
-    return features, meta
+    return tuple(features), meta
 
 
 class _InProcess:
@@ -680,8 +695,12 @@ def describe(dataset: EncodedDataset) -> str:
     cards = dataset.schema.cardinalities
     card_range = f" (cardinality {min(cards)}..{max(cards)})" if cards else ""
     vectors = dataset.schema.vectors
+    n_text = sum(v.source == "text" for v in vectors)
+    kinds = [f"{n_text} text"] * bool(n_text) + [f"{len(vectors) - n_text} vector"] * bool(
+        len(vectors) - n_text
+    )
     text = (
-        f", {len(vectors)} text ({dataset.schema.vector_width} vector columns)" if vectors else ""
+        f", {' + '.join(kinds)} ({dataset.schema.vector_width} vector columns)" if vectors else ""
     )
     tasks = ", ".join(dataset.schema.labels)
     return (

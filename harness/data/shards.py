@@ -14,11 +14,13 @@ plus files in a folder that every worker can reach.
    into the vocabularies and the schema (`Fitted`);
 3. `encode_shard`: the shard's rows -> its row ranges of the preallocated per-split ``.npy``
    files (`allocate_arrays`), at offsets given by `plan_shards`;
-4. (cards with ``text`` columns) `write_text_shard`: the shard's texts -> its row ranges of
-   ``x_vec.npy`` (`allocate_vectors`), each text's vector looked up in a `TextTable` of the
-   distinct texts (`distinct_texts`) and their embeddings. It splits rows exactly as
-   `encode_shard` does (the same plan, shard offsets and per-split row ranges), so ``x_vec``'s
-   rows line up with the other arrays' by construction.
+4. (cards with ``text`` or ``vectors`` columns) `write_vector_shard`: the shard's texts and
+   vector columns -> its row ranges of ``x_vec.npy`` (`allocate_vectors`), each text's vector
+   looked up in a `TextTable` of the distinct texts (`distinct_texts`) and their embeddings,
+   each vector column's lists copied (their width and values checked first by
+   `vector_widths`). It splits rows exactly as `encode_shard` does (the same plan, shard
+   offsets and per-split row ranges), so ``x_vec``'s rows line up with the other arrays' by
+   construction.
 
 A row's split is assigned by the split plan (`harness.data.splits`) from its global index among
 the kept rows of all shards in order (and its time or group where the protocol needs them), so
@@ -44,8 +46,9 @@ from harness.data.readers.base import BadRows
 from harness.data.schema import SPLIT_NAMES, CategoricalFeature, FeatureSchema, NumericFeature
 from harness.data.splits import SplitPlan
 from harness.data.stats import BlockMoments, NumericSketch, sample_mask
-from harness.data.table import CanonicalColumns, TableReader, text_column
+from harness.data.table import CanonicalColumns, TableReader, text_column, vector_column
 from harness.data.vocab import CategoricalEncoder, fit_vocabulary
+from harness.errors import HarnessError
 
 __all__ = [
     "BlockInfo",
@@ -65,8 +68,9 @@ __all__ = [
     "parse_shard",
     "plan_shards",
     "shard_offsets",
+    "vector_widths",
     "write_fitted",
-    "write_text_shard",
+    "write_vector_shard",
 ]
 
 _MERGE_EVERY = 16  # count tables kept before they are summed into one
@@ -577,7 +581,7 @@ def encode_shard(
             writer.check()
 
 
-# --- pass 4: text vectors (cards with text columns) -----------------------------------------
+# --- pass 4: dense vectors (cards with text or vector columns) ------------------------------
 
 
 def distinct_texts(shards: Sequence[ShardInfo], columns: CanonicalColumns) -> list[str]:
@@ -635,48 +639,119 @@ class TextTable:
         return out
 
 
-def write_text_shard(
+def vector_widths(shards: Sequence[ShardInfo], columns: CanonicalColumns) -> tuple[int, ...]:
+    """Each vector column's width (its first non-null row's length), every row checked.
+
+    Reads only the vector columns of the blocks, in row order.
+
+    Raises:
+        HarnessError: a row whose vector has another length, or a missing or non-finite value
+            inside a vector, or a column with no vector at all; the message names file and row
+            (1-based among the file's kept rows: its row in the file unless rows were skipped).
+    """
+    widths: dict[str, int] = {}
+    for shard in shards:
+        for block in shard.blocks:
+            names = [vector_column(c) for c in columns.vectors]
+            frame = pl.read_ipc(shard.block_path(block), columns=names)
+            for column, name in zip(columns.vectors, names, strict=True):
+                series = frame[name]
+                lengths = series.list.len()
+                present = lengths.drop_nulls()
+                if not present.len():
+                    continue
+                width = widths.setdefault(column, int(present[0]))
+                if width == 0:
+                    raise HarnessError(
+                        f"{Path(shard.source).name}: vector column {column}: the first vector "
+                        "is empty; a vector needs at least one value"
+                    )
+                finite = series.list.eval(pl.element().is_finite().fill_null(False)).list.all()
+                wrong = (lengths != width).fill_null(False) | (~finite).fill_null(False)
+                if wrong.any():
+                    i = int(wrong.arg_max() or 0)
+                    got = int(lengths[i])
+                    what = (
+                        f"has {got} values, the first vector has {width}; give every row one length"
+                        if got != width
+                        else "holds a missing or non-finite value; fix the row"
+                    )
+                    raise HarnessError(
+                        f"{Path(shard.source).name} row {block.first_row + i + 1}: vector column "
+                        f"{column} {what}"
+                    )
+    for column in columns.vectors:
+        if column not in widths:
+            raise HarnessError(
+                f"vector column {column}: every row is missing, so its width is unknown; "
+                "give at least one row a vector"
+            )
+    return tuple(widths[c] for c in columns.vectors)
+
+
+def write_vector_shard(
     shard: ShardInfo,
     shard_plan: ShardPlan,
-    table: TextTable,
+    table: TextTable | None,
     *,
     index: int,
     plan: SplitPlan,
     columns: CanonicalColumns,
+    widths: Sequence[int] = (),
     arrays_dir: Path,
     on_block: OnBlock = _no_progress,
 ) -> None:
-    """Pass 4: one shard's text columns into its row ranges of ``x_vec.npy`` (`allocate_vectors`).
+    """Pass 4: one shard's text and vector columns into its row ranges of ``x_vec.npy``
+    (`allocate_vectors`).
 
     Splits the rows exactly as `encode_shard` (same codes, same row ranges), so each split's
-    ``x_vec`` rows are its other arrays' rows; the text columns sit side by side, in
-    ``columns.text`` order, ``table.width`` columns each.
+    ``x_vec`` rows are its other arrays' rows; the features sit side by side: the text columns
+    in ``columns.text`` order, ``table.width`` columns each, then the vector columns in
+    ``columns.vectors`` order, ``widths`` columns each (a missing vector is zeros).
 
     Args:
         shard: from `parse_shard`.
         shard_plan: its offset and per-split row ranges (`plan_shards`).
-        table: every distinct text of the dataset and its vector.
+        table: every distinct text of the dataset and its vector (None: no text columns).
         index: the shard's position among all shards.
         plan: the split plan of all shards.
-        columns: the card's canonical columns (``columns.text`` non-empty).
+        columns: the card's canonical columns (``text`` or ``vectors`` non-empty).
+        widths: each vector column's width (`vector_widths`, which checked every row).
         arrays_dir: the folder holding ``train/ valid/ test/``.
         on_block: called after each block (with 0).
     """
+    if len(widths) != len(columns.vectors) or (table is None) != (not columns.text):  # a bug
+        raise RuntimeError(f"{widths=} for {columns.vectors}, table for {columns.text}")
     writers: list[_RangeWriter] = []
     try:
         for split_name, start, rows in zip(
             SPLIT_NAMES, shard_plan.starts, shard_plan.rows, strict=True
         ):
             writers.append(_RangeWriter(Path(arrays_dir) / split_name / "x_vec.npy", start, rows))
-        names = [text_column(c) for c in columns.text]
+        texts = [text_column(c) for c in columns.text]
+        vectors = [vector_column(c) for c in columns.vectors]
         for code, rows_in in _rows_by_split(shard, shard_plan, plan, index, on_block):
-            parts = [table.lookup(rows_in[name]) for name in names]
+            parts = [table.lookup(rows_in[name]) for name in texts] if table is not None else []
+            parts += [
+                _vectors_to_rows(rows_in[name], width)
+                for name, width in zip(vectors, widths, strict=True)
+            ]
             writers[code].write(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
     finally:
         for writer in writers:
             writer.close()
     for writer in writers:
         writer.check()
+
+
+def _vectors_to_rows(series: pl.Series, width: int) -> np.ndarray:
+    """float32 ``[len(series), width]`` from a List(Float32) column of ``width``-long lists
+    (`vector_widths` checked them), zeros where null."""
+    out = np.zeros((series.len(), width), dtype=np.float32)
+    present = series.is_not_null()
+    values = series.filter(present).explode().to_numpy().astype(np.float32, copy=False)
+    out[present.to_numpy()] = values.reshape(-1, width)
+    return out
 
 
 # --- helpers ---------------------------------------------------------------------------------

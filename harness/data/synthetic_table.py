@@ -23,6 +23,11 @@ often each sentence's opinion phrases are positive ("love", "perfect", "flatteri
 ("returned", "cheap", "itchy"); neutral phrases ("ordered my usual size") carry nothing. About
 one row in ten holds a stock short review ("Love it!", "Returned it."), so equal texts recur
 across rows and splits, and 5% are missing.
+
+A card with ``vectors`` gets, for each vector column of the main file, a 16-d standard normal
+vector per row (as a parquet list of float32) with a planted signal: its projection on a fixed
+unit direction (`vector_direction`), times ``_VECTOR_WEIGHT``, adds to every task's logit; 5% of
+the vectors are missing (null, no signal).
 """
 
 from __future__ import annotations
@@ -38,12 +43,14 @@ from harness.data.card import DatasetCard, Task
 from harness.data.preprocess import DataFiles
 from harness.errors import HarnessError
 
-__all__ = ["synthetic_main_name", "write_synthetic_table"]
+__all__ = ["VECTOR_WIDTH", "synthetic_main_name", "vector_direction", "write_synthetic_table"]
 
 _MISSING = 0.05
 _POSITIVE_RATE = 0.25  # of a 0/1 task, as in CTR data
 _ZIPF = 1.1
 _TEXT_WEIGHT = 1.5  # of the hidden sentiment in the logit: the text's own share of the signal
+VECTOR_WIDTH = 16  # of a synthetic vector column
+_VECTOR_WEIGHT = 1.5  # of a vector column's projection on its direction, in the logit
 _STOCK_SHARE = 0.1  # rows holding a stock short review
 _ITEMS = ("dress", "top", "sweater", "skirt", "blouse", "jacket", "cardigan", "pair of jeans")
 _COLOURS = ("black", "navy", "ivory", "red", "olive", "grey")
@@ -221,6 +228,30 @@ def _review_texts(rng: np.random.Generator, sentiment: np.ndarray) -> pl.Series:
     return pl.Series(texts, dtype=pl.String)
 
 
+def vector_direction(card: DatasetCard, name: str, seed: int = 0) -> np.ndarray:
+    """The fixed unit direction whose projection a synthetic vector column adds to the logit."""
+    rng = np.random.default_rng(
+        int.from_bytes(hashlib.sha256(f"{card.name}/{name}/{seed}".encode()).digest()[:8])
+    )
+    direction = rng.normal(size=VECTOR_WIDTH)
+    unit: np.ndarray = direction / np.linalg.norm(direction)
+    return unit
+
+
+def _vector_column(
+    card: DatasetCard, name: str, rng: np.random.Generator, n: int, seed: int
+) -> tuple[pl.Series, np.ndarray]:
+    """A vector column (List(Float32), 5% null) and each row's signal (0 where null)."""
+    values = rng.normal(size=(n, VECTOR_WIDTH)).astype(np.float32)
+    missing = rng.random(n) < _MISSING
+    signal = np.where(missing, 0.0, values.astype(np.float64) @ vector_direction(card, name, seed))
+    lists = pl.Series(name, values).cast(pl.List(pl.Float32))
+    series = pl.select(
+        pl.when(pl.Series(missing)).then(None).otherwise(lists).alias(name)
+    ).to_series()
+    return series, signal
+
+
 def synthetic_main_name(card: DatasetCard) -> str:
     """The stand-in's main file name: the card's first file name (unzipped), else the first
     numbered shard, else Criteo's ``train.txt``."""
@@ -272,11 +303,15 @@ def write_synthetic_table(
     # The text's own signal: a hidden sentiment only the text columns carry.
     text_only = [c for c in card.text if card.column(c) is None and c not in in_side]
     sentiment = _rng(card, seed, 7).normal(size=rows) if text_only else np.zeros(rows)
+    vector_signal = np.zeros(rows)
     for k, (name, kind) in enumerate(types.items()):
         if name in in_side or name in label_columns:
             continue
         sub = _rng(card, seed, 3, k)
-        if name in text_only:
+        if name in card.vectors:
+            main[name], signal = _vector_column(card, name, sub, rows, seed)
+            vector_signal += signal
+        elif name in text_only:
             main[name] = _review_texts(sub, sentiment).alias(name)
         elif name in key_ranks:
             main[name] = pl.Series(name, key_ranks[name] + 1)
@@ -294,6 +329,7 @@ def write_synthetic_table(
             numeric[name] = main[name].cast(pl.Float64).to_numpy()
     features.update(side_ranks)
     base = _logits(_rng(card, seed, 4), features, numeric) + _TEXT_WEIGHT * sentiment
+    base = base + _VECTOR_WEIGHT * vector_signal
     for t, task in enumerate(card.tasks):
         if task.column in main:
             continue

@@ -11,7 +11,9 @@ the side tables (read once, in memory), computes derived features and emits a *c
 - each task's 0/1 label as ``__task:<name>`` (UInt8);
 - ``__group`` (UInt64 key) and ``__time`` (Float64) when the card names them;
 - each text column as ``__text:<name>`` (String, null where missing), read by the text step
-  after the encode pass (`harness.data.shards.write_text_shard`).
+  after the encode pass (`harness.data.shards.write_vector_shard`);
+- each vector column as ``__vec:<name>`` (List(Float32), null where missing), checked
+  (`harness.data.shards.vector_widths`) and written by the same step.
 
 Rows keep the main file's order, so a row's global index is its position in the main file(s).
 """
@@ -33,14 +35,28 @@ from harness.data.readers.delimited import TextLayout, iter_text_blocks, text_co
 from harness.data.readers.parquet import iter_parquet_blocks, parquet_columns
 from harness.errors import HarnessError
 
-__all__ = ["TEXT_PREFIX", "CanonicalColumns", "TableReader", "file_columns", "text_column"]
+__all__ = [
+    "TEXT_PREFIX",
+    "VECTOR_PREFIX",
+    "CanonicalColumns",
+    "TableReader",
+    "file_columns",
+    "text_column",
+    "vector_column",
+]
 
 TEXT_PREFIX = "__text:"
+VECTOR_PREFIX = "__vec:"
 
 
 def text_column(name: str) -> str:
     """The canonical column of a text column (its raw strings)."""
     return TEXT_PREFIX + name
+
+
+def vector_column(name: str) -> str:
+    """The canonical column of a vector column (its lists of numbers)."""
+    return VECTOR_PREFIX + name
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,8 @@ class CanonicalColumns:
         tasks: task names (``y`` columns, canonical ``__task:<name>``).
         group: whether blocks carry ``__group``.
         text: text column names (``x_vec`` features, canonical ``__text:<name>``).
+        vectors: vector column names (``x_vec`` features after the text ones, canonical
+            ``__vec:<name>``).
     """
 
     numeric: tuple[str, ...]
@@ -64,6 +82,7 @@ class CanonicalColumns:
     tasks: tuple[str, ...]
     group: bool
     text: tuple[str, ...] = ()
+    vectors: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, card: DatasetCard) -> CanonicalColumns:
@@ -81,6 +100,7 @@ class CanonicalColumns:
             tasks=card.labels,
             group=card.group is not None,
             text=card.text,
+            vectors=card.vectors,
         )
 
     def key_dtype(self, column: str) -> pl.DataType:
@@ -334,4 +354,6 @@ def _canonical_exprs(card: DatasetCard, read: Mapping[str, str]) -> list[pl.Expr
         exprs.append(pl.col(card.time).cast(pl.Float64).alias(TIME))
     for name in card.text:
         exprs.append(pl.col(name).cast(pl.String).alias(text_column(name)))
+    for name in card.vectors:
+        exprs.append(pl.col(name).cast(pl.List(pl.Float32)).alias(vector_column(name)))
     return exprs

@@ -31,7 +31,7 @@ BadRows = Literal["error", "skip"]
 # Bytes parsed at a time: sets peak memory (a small multiple of it), never the result.
 DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
 SKIP_HINT = "fix the row or pass --bad-rows skip"
-READ_TYPES = ("int32", "int", "float", "string", "hex")
+READ_TYPES = ("int32", "int", "float", "string", "hex", "vector")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class ReadColumn:
     """A column to read: its type, the values it may hold, and whether it may be missing.
 
     Types: ``int32`` (Int32: Criteo's counts), ``int`` (Int64), ``float`` (Float64), ``string``,
-    ``hex`` (exactly 8 hex digits, decoded to UInt32). ``allowed`` (labels) implies required.
+    ``hex`` (exactly 8 hex digits, decoded to UInt32), ``vector`` (parquet only: a list of
+    numbers, read as List(Float32); its length is checked after the parse, across all shards).
+    ``allowed`` (labels) implies required.
     """
 
     name: str
@@ -145,6 +147,7 @@ def expected_text(column: ReadColumn) -> str:
         "float": "a number",
         "string": "text",
         "hex": "8 hex digits",
+        "vector": "a list of numbers",
     }[column.type]
     return what if column.required else f"{what} or empty"
 

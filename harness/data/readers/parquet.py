@@ -57,6 +57,8 @@ def _fits(dtype: pl.DataType, wanted: str) -> bool:
     Integers also accept floats holding whole numbers (pandas stores an integer column with
     nulls as float64; a fractional value is then a bad row) and date-times (as Unix seconds).
     """
+    if wanted == "vector":
+        return isinstance(dtype, pl.List | pl.Array) and dtype.inner.is_numeric()
     if wanted in ("int", "int32", "float"):
         return dtype.is_numeric() or dtype == pl.Boolean or dtype.is_temporal()
     return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum | pl.Categorical)
@@ -160,7 +162,9 @@ def _convert(
             series = series.set(series.is_in(list(missing_values)).fill_null(False), None)
         if series.dtype.is_temporal():
             series = series.dt.epoch("s")
-        if column.type == "float":
+        if column.type == "vector":
+            series = series.cast(pl.List(pl.Float32))
+        elif column.type == "float":
             series = series.cast(pl.Float64).fill_nan(None)
         elif column.type in ("int", "int32"):
             if series.dtype.is_float():  # whole numbers only (a nullable integer column)
