@@ -37,7 +37,7 @@ rounds_per_epoch = 50
 family = "catboost"
 learning_rate = { float = [0.05, 0.2], log = true }
 depth = { int = [4, 6] }
-iterations = 150
+iterations = 100
 early_stopping_rounds = 30
 rounds_per_epoch = 50
 """,
@@ -127,12 +127,12 @@ def test_synthetic_run_without_data(
     tmp_path: Path, harness_home: Path, spaces: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    _run(out, spaces, "--synthetic-rows", "20000", "--seeds", "2")
+    _run(out, spaces, "--synthetic-rows", "12000", "--seeds", "2")
     printed = capsys.readouterr().out
     assert "SYNTHETIC" in printed
     board = (out / "leaderboards" / "criteo-synthetic.md").read_text()
     assert board.startswith("# Leaderboard: criteo (synthetic)")
-    assert "train 16,000 · valid 2,000 · test 2,000" in board
+    assert "train 9,600 · valid 1,200 · test 1,200" in board
     assert not (out / "leaderboards" / "criteo.md").exists()
     aucs = _check_outputs(out, "criteo-synthetic", 2)
     # The planted signal is learnable: every model beats chance clearly.
@@ -144,7 +144,7 @@ def test_synthetic_run_without_data(
     _check_repeats(out, "criteo-synthetic", board, seeds=(1, 2))
     resumed = ("lightgbm", "dcnv2")  # a GBDT and a neural model are enough to see it
     more = ("--resume", "--trials", "3", "--seeds", "0", "--models", ",".join(resumed))
-    _run(out, spaces, "--synthetic-rows", "20000", *more)
+    _run(out, spaces, "--synthetic-rows", "12000", *more)
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == before
     _check_outputs(out, "criteo-synthetic", 3, resumed)
 

@@ -195,7 +195,7 @@ def test_unknown_study_names_the_valid_ones(tmp_path: Path) -> None:
         load_studies(["numeric-flag"], [tmp_path, SHIPPED])
     message = str(e.value)
     assert "no study 'numeric-flag'" in message and "did you mean 'numeric-flags'?" in message
-    assert "embedding-sizes, hashing, numeric-encodings, numeric-flags, one-epoch" in message
+    assert "hashing, matryoshka-ids, numeric-encodings, numeric-flags, one-epoch" in message
 
 
 def test_studies_are_looked_up_beside_the_search_spaces_first(tmp_path: Path) -> None:
