@@ -2,7 +2,7 @@
 the packaged sentence-transformer, the vectors compressed per arm, the section and its plot.
 
 Slow: each run starts a local Ray cluster and encodes texts. Kept small: a tiny DCN-v2 preset
-(batches of 128, a few epochs), a subset of the shipped study's arms (their definitions copied
+(batches of 256, three epochs), a subset of the shipped study's arms (their definitions copied
 from the shipped file as they are), two seeds; the synthetic stand-in (planted text signal) and,
 where ../shared is present, the first 800 rows of the real reviews table.
 """
@@ -20,6 +20,7 @@ from harness.cli import main
 from harness.content.prepare import ContentReport
 from harness.leaderboard.publish import compression_path
 from harness.results.table import TrialResult, read_results
+from tests.tiny_presets import TINY_DCNV2
 
 pytestmark = pytest.mark.slow
 
@@ -28,34 +29,15 @@ ARMS = ("no-text", "full", "pca-8", "random-8", "matryoshka-8", "matryoshka-24")
 # On the real rows, the references and one compressor at each size (encoding real reviews and
 # training on them is the slow part).
 REAL_ARMS = ("no-text", "full", "pca-8", "matryoshka-24")
-TINY_DCNV2 = """
-family = "neural"
-description = "DCN-v2, tiny"
-[model.tokenizer]
-embedding_dim = 8
-numeric_tokens = "flat"
-[model.tokenizer.numeric]
-kind = "log1p"
-[model.interaction]
-kind = "cross"
-[model.interaction.cross]
-layers = 1
-[model.backbone]
-kind = "mlp"
-[model.backbone.mlp]
-dims = [32]
-[train]
-learning_rate = 3e-3
-batch_size = 128
-max_epochs = 3
-patience = 3
-"""
 
 
 def _spaces(folder: Path, arms: tuple[str, ...] = ARMS) -> Path:
     """A tiny DCN-v2 and the shipped study with only ``arms`` (blocks copied as they are)."""
     (folder / "studies").mkdir(parents=True)
-    (folder / "dcnv2.toml").write_text(TINY_DCNV2)
+    # Three epochs: one is too few for the text's signal on a thousand rows.
+    (folder / "dcnv2.toml").write_text(
+        TINY_DCNV2.replace("max_epochs = 1", "max_epochs = 3\npatience = 3")
+    )
     blocks = SHIPPED.read_text().split("\n\n")
     kept = []
     for block in blocks:
@@ -121,4 +103,6 @@ def test_compression_study_on_real_reviews(
     spaces = _spaces(tmp_path / "spaces", REAL_ARMS)
     rows = _run(tmp_path / "out", spaces, "reviews", "--data", str(data))
     means = _check(rows, tmp_path / "out" / "leaderboards" / "reviews.md", REAL_ARMS)
-    assert all(0.5 < auc < 1.0 for auc in means.values()), means
+    # The review text carries most of the signal (+0.31 AUC on the whole table): even 640
+    # training rows show it (80 test rows: only a large margin is asserted).
+    assert means["full"] > means["no-text"] + 0.05, means

@@ -24,32 +24,12 @@ from harness.leaderboard.curves import points_per_epoch
 from harness.leaderboard.publish import curves_path
 from harness.results.table import TrialResult, read_results
 from harness.studies.files import StudyFile, load_study
+from tests.tiny_presets import TINY_DCNV2
 
 pytestmark = pytest.mark.slow
 
 SHIPPED = Path(__file__).resolve().parent.parent / "search_spaces" / "studies"
 CRITEO_STUDIES = ("numeric-encodings", "embedding-sizes", "hashing", "one-epoch", "matryoshka-ids")
-TINY_DCNV2 = """
-family = "neural"
-description = "DCN-v2, tiny"
-[model.tokenizer]
-embedding_dim = { choice = [8, 16] }
-numeric_tokens = "flat"
-[model.tokenizer.numeric]
-kind = "log1p"
-[model.interaction]
-kind = "cross"
-[model.interaction.cross]
-layers = 1
-[model.backbone]
-kind = "mlp"
-[model.backbone.mlp]
-dims = [32]
-[train]
-learning_rate = { float = [1e-3, 3e-3], log = true }
-batch_size = 256
-max_epochs = 1
-"""
 
 
 @pytest.fixture
