@@ -269,3 +269,58 @@ def test_the_synthetic_stand_in_writes_the_vector_with_its_signal(tmp_path: Path
 
     dataset = _prepare(card, files.main, tmp_path)
     assert dataset.schema.vectors == (VectorFeature("emb", VECTOR_WIDTH, "column", ""),)
+
+
+ITEM_CARD = """
+name = "clicks"
+title = "clicks on items"
+description = "per-item text and vectors from a side table"
+licence = "none"
+source = "made here"
+format = "parquet"
+files = ["clicks.parquet"]
+protocol = "x4"
+min_count = 1
+text = ["blurb"]
+vectors = ["emb"]
+[[join]]
+file = ["items.parquet"]
+on = "item_id"
+[tasks.click]
+column = "click"
+[numeric]
+int = ["age"]
+[categorical]
+int = ["item_id"]
+"""
+
+
+def test_per_item_text_and_vectors_come_from_a_joined_side_table(tmp_path: Path) -> None:
+    """Item features kept once per item (a side table) reach every row of that item."""
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "clicks.toml").write_text(ITEM_CARD)
+    card = load_card(tmp_path / "cards" / "clicks.toml")
+    blurbs = [f"item {i} is {'lovely' if i % 2 else 'awful'}" for i in range(20)]
+    items = pl.DataFrame(
+        {
+            "item_id": list(range(20)),
+            "blurb": blurbs,
+            "emb": [[float(i), float(-i), 1.0] for i in range(20)],
+        }
+    )
+    ids = np.random.default_rng(0).integers(0, 20, 300)
+    clicks = pl.DataFrame({"item_id": ids, "age": ids + 20, "click": (ids % 2).astype(int)})
+    items.write_parquet(tmp_path / "items.parquet")
+    clicks.write_parquet(tmp_path / "clicks.parquet")
+    files = DataFiles(main=(tmp_path / "clicks.parquet",), sides=(tmp_path / "items.parquet",))
+    dataset = prepare_dataset(
+        card, files, PreprocessConfig(protocol="sequential"), cache_root=tmp_path, progress=False
+    )
+    assert [(v.name, v.width, v.source) for v in dataset.schema.vectors] == [
+        ("blurb", 384, "text"),
+        ("emb", 3, "column"),
+    ]
+    x = np.concatenate([dataset.split(s).x_vec for s in SPLIT_NAMES])  # type: ignore[misc]
+    np.testing.assert_array_equal(x[:, 384:], np.stack([ids, -ids, np.ones_like(ids)], 1))
+    texts = encode_texts(blurbs, cache_root=tmp_path).vectors  # from the cache: exact
+    np.testing.assert_array_equal(x[:, :384], texts[ids])
