@@ -113,7 +113,8 @@ class ContentConfig:
         if not schema.vectors:
             raise ValueError(
                 f"content.compressor.kind = {self.compressor.kind!r} but the dataset has no "
-                "vector features (text columns in its card); use kind = 'none'"
+                "vector features (text or vector columns in its card, as the reviews suite's has); "
+                "use kind = 'none', or a dataset with them"
             )
         for vector in schema.vectors:
             if max(self.served, self.fitted.size) > vector.width:
