@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -66,3 +67,15 @@ def vector_dataset(
 
     schema = vector_schema(widths, cardinalities)
     return in_memory_dataset("planted-vectors", schema, split, n_train, n_eval)
+
+
+def shuffled_vectors(data: EncodedDataset) -> EncodedDataset:
+    """``data`` with each split's vectors shuffled across its rows: the control in which the
+    vectors carry no signal about their rows' labels."""
+    rng = np.random.default_rng(9)
+
+    def cut(split: EncodedSplit) -> EncodedSplit:
+        assert split.x_vec is not None
+        return replace(split, x_vec=split.x_vec[rng.permutation(split.n_rows)])
+
+    return replace(data, train=cut(data.train), valid=cut(data.valid), test=cut(data.test))
