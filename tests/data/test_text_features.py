@@ -10,7 +10,7 @@ four protocols; the model loads once, for the first.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +117,18 @@ def _expected(prepared: Prepared) -> tuple[dict[float, int], np.ndarray]:
     return by_score, np.concatenate(parts, axis=1)
 
 
+def _traced_rows(
+    dataset: EncodedDataset, by_score: dict[float, int]
+) -> Iterator[tuple[str, np.ndarray, int]]:
+    """Every encoded row whose score names its raw row: ``(split, its x_vec row, raw row)``."""
+    for name in SPLIT_NAMES:
+        split = dataset.split(name)
+        assert split.x_vec is not None
+        for row, score in enumerate(split.x_num[:, 0]):
+            if not np.isnan(score):
+                yield name, split.x_vec[row], by_score[float(score)]
+
+
 def test_each_split_has_a_vector_per_row_and_text_column(prepared: Prepared) -> None:
     for dataset in prepared.datasets.values():
         assert dataset.schema.vectors == (
@@ -139,15 +151,9 @@ def test_vectors_line_up_with_their_rows(prepared: Prepared, protocol: str) -> N
     by_score, expected = _expected(prepared)
     dataset = prepared.datasets[protocol]
     checked = 0
-    for name in SPLIT_NAMES:
-        split = dataset.split(name)
-        assert split.x_vec is not None
-        for row, score in enumerate(split.x_num[:, 0]):
-            if np.isnan(score):
-                continue
-            raw_row = by_score[float(score)]
-            np.testing.assert_array_equal(split.x_vec[row], expected[raw_row])
-            checked += 1
+    for _, vector, raw_row in _traced_rows(dataset, by_score):
+        np.testing.assert_array_equal(vector, expected[raw_row])
+        checked += 1
     assert checked > 350
 
 
@@ -156,13 +162,10 @@ def test_missing_texts_are_zero_vectors(prepared: Prepared) -> None:
     missing = prepared.raw["review"].is_null().to_numpy()
     assert missing.any()
     zeros = 0
-    for name in SPLIT_NAMES:
-        split = prepared.datasets["x4"].split(name)
-        assert split.x_vec is not None
-        for row, score in enumerate(split.x_num[:, 0]):
-            if not np.isnan(score) and missing[by_score[float(score)]]:
-                assert not split.x_vec[row, :WIDTH].any()  # the review's columns
-                zeros += 1
+    for _, vector, raw_row in _traced_rows(prepared.datasets["x4"], by_score):
+        if missing[raw_row]:
+            assert not vector[:WIDTH].any()  # the review's columns
+            zeros += 1
     assert zeros > 5
 
 
@@ -171,21 +174,16 @@ def test_equal_texts_get_equal_vectors_across_splits(prepared: Prepared) -> None
     by_score, _ = _expected(prepared)
     seen: dict[str, tuple[str, np.ndarray]] = {}
     across = 0
-    for name in SPLIT_NAMES:
-        split = dataset.split(name)
-        assert split.x_vec is not None
-        for row, score in enumerate(split.x_num[:, 0]):
-            if np.isnan(score):
-                continue
-            text = prepared.raw["review"][by_score[float(score)]]
-            if text is None:
-                continue
-            if text in seen:
-                first_split, vector = seen[text]
-                np.testing.assert_array_equal(split.x_vec[row, :WIDTH], vector)
-                across += first_split != name
-            else:
-                seen[text] = (name, np.array(split.x_vec[row, :WIDTH]))
+    for name, vector, raw_row in _traced_rows(dataset, by_score):
+        text = prepared.raw["review"][raw_row]
+        if text is None:
+            continue
+        if text in seen:
+            first_split, first = seen[text]
+            np.testing.assert_array_equal(vector[:WIDTH], first)
+            across += first_split != name
+        else:
+            seen[text] = (name, np.array(vector[:WIDTH]))
     assert across > 0  # the stock reviews ("Love it!") recur in several splits
 
 
