@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import polars as pl
 from rich.console import Console
@@ -87,10 +87,8 @@ from harness.data.shards import (
 )
 from harness.data.splits import SplitContext, SplitPlan, get_protocol
 from harness.data.table import CanonicalColumns
+from harness.data.text import TextModel, encode_texts
 from harness.errors import HarnessError
-
-if TYPE_CHECKING:  # imported where used: harness.content pulls in torch
-    from harness.data.text import TextModel
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
@@ -511,9 +509,7 @@ def _build(
 
 
 def _text_model(card: DatasetCard) -> TextModel:
-    """The card's `harness.data.text.TextModel` (imported here: it is not light)."""
-    from harness.data.text import TextModel
-
+    """The card's `harness.data.text.TextModel`."""
     return TextModel(card.text_model)
 
 
@@ -543,8 +539,6 @@ def _write_vectors(
     features: list[VectorFeature] = []
     table: TextTable | None = None
     if columns.text:
-        from harness.data.text import encode_texts
-
         model = _text_model(card)
         texts = distinct_texts(shards, columns)
         embedded = encode_texts(texts, model, cache_root=Path(cache_root), progress=bars)
