@@ -1,9 +1,10 @@
 """Numeric statistics fitted in the count pass on the training rows, stored with the schema.
 
-Per numeric column: count, mean, standard deviation, minimum, maximum (exact for integer
-columns: Python integers, so they do not depend on how rows were cut into blocks, shards or
-nodes; float64 sums for float columns), and quantile knots for encodings that need the empirical
-distribution (CDF, quantile bins, piecewise-linear encodings).
+Per numeric column: count, mean, standard deviation, minimum, maximum (integer columns are summed
+in Python integers, so they do not depend on how rows were cut into blocks, shards or nodes; float
+columns add their float64 block sums as exact fractions, so the order in which shards arrive from
+a cluster does not change a bit of the result), and quantile knots for encodings that need the
+empirical distribution (CDF, quantile bins, piecewise-linear encodings).
 
 The knots come from a sample of the training rows chosen by a hash of each row's global index
 (about ``SAMPLE_ROWS`` rows whatever the dataset's size): bounded memory, and the same rows
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -42,12 +44,13 @@ _INT32_BOUND = 1 << 31
 class Moments:
     """Count, sum, sum of squares, minimum and maximum of one column (missing values aside).
 
-    Integer columns keep Python integers (exact); float columns keep floats.
+    Integer columns keep Python integers; float columns keep each block's float64 sums as exact
+    fractions, so sums over blocks and shards are the same in any order.
     """
 
     count: int = 0
-    total: int | float = 0
-    squares: int | float = 0
+    total: int | Fraction = 0
+    squares: int | Fraction = 0
     low: int | float | None = None
     high: int | float | None = None
 
@@ -66,7 +69,7 @@ class Moments:
 
     @property
     def std(self) -> float:
-        """Population standard deviation, from ``(n*S2 - S1^2) / n^2`` (exact for integers)."""
+        """Population standard deviation, from ``(n*S2 - S1^2) / n^2`` in exact arithmetic."""
         if not self.count:
             return 0.0
         variance = (self.count * self.squares - self.total**2) / self.count**2
@@ -124,8 +127,8 @@ class BlockMoments:
                 out.append(
                     Moments(
                         n,
-                        float(values[f"{column}_s"] or 0.0),
-                        float(values[f"{column}_sq"] or 0.0),
+                        Fraction(float(values[f"{column}_s"] or 0.0)),
+                        Fraction(float(values[f"{column}_sq"] or 0.0)),
                         None if low is None else float(low),
                         None if high is None else float(high),
                     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from harness.data.card import DatasetCard, parse_card
 from harness.data.preprocess import PreprocessConfig, prepare_dataset
 from harness.data.schema import FeatureSchema, NumericFeature
-from harness.data.stats import QUANTILES, SAMPLE_ROWS, sample_mask
+from harness.data.stats import QUANTILES, SAMPLE_ROWS, BlockMoments, Moments, sample_mask
 
 MIB = 1 << 20
 
@@ -133,6 +134,26 @@ def test_float_moments_are_close_to_numpy(tmp_path: Path) -> None:
     assert feature.mean == pytest.approx(float(train.mean()), rel=1e-12)
     assert feature.std == pytest.approx(float(train.std()), rel=1e-9)
     assert (feature.low, feature.high) == (float(train.min()), float(train.max()))
+
+
+def test_float_moments_do_not_depend_on_the_order_blocks_arrive_in() -> None:
+    # A cluster returns shards in the order they finish; float64 sums added in that order
+    # differ in the last bits (1e16 + 1 - 1e16 is 0 or 1), and the schema with them.
+    blocks = [pl.DataFrame({"f": [v]}) for v in (1e16, 1.0, -1e16, 1.0, 0.1, 0.2)]
+    moments = BlockMoments(["f"], ["float"])
+    read = [
+        moments.read(block.select(moments.exprs).row(0, named=True), block)[0] for block in blocks
+    ]
+    seen = set()
+    for order in itertools.permutations(read):
+        total = Moments()
+        for block in order:
+            total.add(block)
+        seen.add((total.mean, total.std, total.low, total.high))
+    assert len(seen) == 1
+    mean, std, low, high = seen.pop()
+    assert mean == float((2 + Fraction(0.1) + Fraction(0.2)) / 6) and (low, high) == (-1e16, 1e16)
+    assert std == pytest.approx(float(np.std(np.array([1e16, 1, -1e16, 1, 0.1, 0.2]))), rel=1e-12)
 
 
 def test_missing_rate_counts_missing_training_rows(tmp_path: Path) -> None:
