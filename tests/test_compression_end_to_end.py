@@ -25,7 +25,15 @@ from tests.tiny_presets import TINY_DCNV2
 pytestmark = pytest.mark.slow
 
 SHIPPED = Path(__file__).resolve().parent.parent / "search_spaces" / "studies" / "compression.toml"
-ARMS = ("no-text", "full", "pca-8", "random-8", "matryoshka-8", "matryoshka-24")
+ARMS = (
+    "no-text",
+    "full",
+    "pca-8",
+    "random-8",
+    "matryoshka-8",
+    "matryoshka-24",
+    "matryoshka-label-8",
+)
 # On the real rows, the references and one compressor at each size (encoding real reviews and
 # training on them is the slow part).
 REAL_ARMS = ("no-text", "full", "pca-8", "matryoshka-24")

@@ -1,7 +1,8 @@
 """A trial's view of the vector features: dropped, as they are, or compressed (`apply_content`).
 
 A compressor is fitted on the training split's vectors (a seeded sample of at most
-``ContentConfig.fit_rows``) and applied to every split, one vector feature at a time. Fitting is
+``ContentConfig.fit_rows``; with their labels for a supervised one, a Matryoshka projection with
+a label objective) and applied to every split, one vector feature at a time. Fitting is
 deterministic given the config and the trial's seed, so the compressed splits are computed once
 and kept in the dataset's cache folder (``<cache>/content/<digest>/``), where every later trial
 with the same compressor and seed maps them instead of fitting again: a Matryoshka projection is
@@ -49,7 +50,8 @@ class ContentReport:
 
     Attributes:
         used: False when the trial dropped them (``content.use = false``).
-        compressor: the compressor's kind (``none`` for the vectors as they are).
+        compressor: the compressor's kind (``none`` for the vectors as they are), with its
+            variant where it has one (``matryoshka-label``: `CompressorConfig.display_name`).
         width: the vector features' full width (summed over features).
         size: the width the model saw (summed; 0 when dropped).
         kept_variance: the training variance the compressor's directions keep (PCA, SVD; mean
@@ -118,11 +120,15 @@ def apply_content(
     if not config.use:
         dropped = _with_vectors(data, (), {name: None for name in SPLIT_NAMES})
         return dropped, ContentReport(
-            used=False, compressor=config.compressor.kind, width=width, size=0
+            used=False, compressor=config.compressor.display_name, width=width, size=0
         )
     if not config.compresses:
         return data, ContentReport(
-            used=True, compressor=config.compressor.kind, width=width, size=width, recall_at_10=1.0
+            used=True,
+            compressor=config.compressor.display_name,
+            width=width,
+            size=width,
+            recall_at_10=1.0,
         )
     started = time.perf_counter()
     columns: dict[str, list[np.ndarray]] = {name: [] for name in SPLIT_NAMES}
@@ -141,7 +147,7 @@ def apply_content(
                 name=vector.name,
                 width=size,
                 source=vector.source,
-                model=f"{vector.model} -> {config.compressor.kind} {size}",
+                model=f"{vector.model} -> {config.compressor.display_name} {size}",
             )
         )
         if report.get("kept_variance") is not None:
@@ -154,7 +160,7 @@ def apply_content(
     out = _with_vectors(data, tuple(served), x_vec)
     return out, ContentReport(
         used=True,
-        compressor=config.compressor.kind,
+        compressor=config.compressor.display_name,
         width=width,
         size=sum(v.width for v in served),
         kept_variance=float(np.mean(variances)) if variances else None,
@@ -176,9 +182,12 @@ def _compressed(
         report: dict[str, Any] = json.loads((folder / _REPORT).read_text())
         return arrays, report, True
     fitted = dataclasses.replace(config.fitted, seed=config.fitted.seed + seed)
-    train = _fit_rows(data.train, part, config.fit_rows, seed)
+    rows = _fit_rows(data.train, config.fit_rows, seed)
+    assert data.train.x_vec is not None
+    train = np.asarray(data.train.x_vec[rows, part], dtype=np.float32)
+    labels = np.asarray(data.train.y[rows], dtype=np.float32) if fitted.uses_labels else None
     try:
-        compressor = fitted.fit(train)
+        compressor = fitted.fit(train, labels)
     except ValueError as e:
         raise ValueError(f"content.compressor ({fitted.kind}) on {vector.name!r}: {e}") from None
     arrays = {name: _transform(compressor, data.split(name), part) for name in SPLIT_NAMES}
@@ -188,14 +197,12 @@ def _compressed(
     return arrays, report, False
 
 
-def _fit_rows(split: EncodedSplit, part: slice, rows: int, seed: int) -> np.ndarray:
-    """The training vectors a compressor is fitted on: all, or a seeded sample in row order."""
-    assert split.x_vec is not None
+def _fit_rows(split: EncodedSplit, rows: int, seed: int) -> slice | np.ndarray:
+    """The training rows a compressor is fitted on: all, or a seeded sample in row order."""
     n = split.n_rows
     if n <= rows:
-        return np.asarray(split.x_vec[:, part], dtype=np.float32)
-    index = np.sort(np.random.default_rng(seed).choice(n, size=rows, replace=False))
-    return np.asarray(split.x_vec[index, part], dtype=np.float32)
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(n, size=rows, replace=False))
 
 
 def _transform(compressor: Compressor, split: EncodedSplit, part: slice) -> np.ndarray:

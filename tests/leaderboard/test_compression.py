@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness.content.compressors import MatryoshkaConfig
 from harness.content.prepare import ContentReport
 from harness.leaderboard.compression import MIN_GAIN, compression_view
 from harness.leaderboard.markdown import compression_section
@@ -88,6 +89,22 @@ def test_kept_share_is_computed_from_the_mean_aucs() -> None:
     assert kept[("matryoshka", 8)] == pytest.approx(90.0)
     pca8 = view.at("pca", 8)
     assert pca8 is not None and (pca8.recall_at_10, pca8.seeds, pca8.smaller) == (0.4, (0, 1), 48)
+
+
+def test_a_matryoshka_objective_is_its_own_row_after_the_registered_kinds() -> None:
+    label = MatryoshkaConfig(objective="label").display_name
+    assert (label, MatryoshkaConfig().display_name) == ("matryoshka-label", "matryoshka")
+    rows = [
+        *_rows(),
+        *(_row("matryoshka-label-8", s, 0.90 + 0.002 * s, _report(label, 8)) for s in (0, 1)),
+    ]
+    view = compression_view(rows)
+    assert view is not None
+    assert view.compressors == ("pca", "matryoshka", "matryoshka-label")
+    point = view.at("matryoshka-label", 8)
+    assert point is not None and view.kept(point) == pytest.approx(100.0)
+    text = "\n".join(compression_section(view, "board.png"))
+    assert "| matryoshka | 90% | — |" in text and "| matryoshka-label | 100% | — |" in text
 
 
 def test_no_compressed_arm_means_no_view() -> None:

@@ -1,5 +1,5 @@
-"""The training loop the torch compressors share: seeded, batched Adam on a reconstruction loss
-of vectors centred and scaled by training statistics."""
+"""The training loop the torch compressors share: seeded, batched Adam on a loss of vectors
+centred and scaled by training statistics (and, for a supervised fit, their rows' labels)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from torch import nn
 
 from harness.content.compressors.base import CompressorConfig, Vectors
 
-__all__ = ["Normaliser", "TorchCompressorConfig", "TorchSettings", "train_reconstruction"]
+__all__ = ["Normaliser", "TorchCompressorConfig", "TorchSettings", "train_model"]
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -39,7 +39,7 @@ class Normaliser:
 
 @dataclass(frozen=True)
 class TorchSettings:
-    """How a torch compressor trains (what `train_reconstruction` reads of its config)."""
+    """How a torch compressor trains (what `train_model` reads of its config)."""
 
     epochs: int
     batch_size: int
@@ -103,13 +103,14 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
-def train_reconstruction(
-    x: torch.Tensor,
+def train_model(
+    tensors: tuple[torch.Tensor, ...],
     build: Callable[[], M],
-    loss: Callable[[M, torch.Tensor], torch.Tensor],
+    loss: Callable[..., torch.Tensor],
     settings: TorchSettings,
 ) -> M:
-    """Builds a model and trains it to minimise ``loss(model, batch)`` over ``x`` (normalised).
+    """Builds a model and trains it to minimise ``loss(model, *batch)``, where ``batch`` holds
+    the same rows of each of ``tensors`` (the normalised vectors, then any labels).
 
     Deterministic for ``settings.seed`` on CPU: the initialisation and the batch order are drawn
     inside `torch.random.fork_rng`, so the caller's random state is left as it was. The model
@@ -122,13 +123,15 @@ def train_reconstruction(
         model = build().to(device)
         order = torch.Generator().manual_seed(settings.seed)
         opt = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-        data = x.to(device)
+        data = [t.to(device) for t in tensors]
+        n = data[0].shape[0]
         model.train()
         for _ in range(settings.epochs):
-            perm = torch.randperm(data.shape[0], generator=order).to(device)
-            for lo in range(0, data.shape[0], settings.batch_size):
+            perm = torch.randperm(n, generator=order).to(device)
+            for lo in range(0, n, settings.batch_size):
+                rows = perm[lo : lo + settings.batch_size]
                 opt.zero_grad(set_to_none=True)
-                value = loss(model, data[perm[lo : lo + settings.batch_size]])
+                value = loss(model, *(t[rows] for t in data))
                 torch.autograd.backward(value)
                 opt.step()
     return model.cpu().eval()

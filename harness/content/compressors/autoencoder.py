@@ -13,7 +13,7 @@ from torch import nn
 from harness.content.compressors._torch import (
     Normaliser,
     TorchCompressorConfig,
-    train_reconstruction,
+    train_model,
 )
 from harness.content.compressors.base import (
     Compressor,
@@ -94,14 +94,14 @@ class AutoencoderConfig(TorchCompressorConfig):
         if self.hidden is not None and self.hidden < 1:
             raise ValueError(f"hidden must be at least 1 or None, got {self.hidden!r}")
 
-    def fit(self, train: npt.ArrayLike) -> Compressor:
+    def fit(self, train: npt.ArrayLike, labels: npt.ArrayLike | None = None) -> Compressor:
         start = time.perf_counter()
         arr = self._checked(train)
         norm = Normaliser.of(arr)
         x = norm(arr)
         width, size, hidden = arr.shape[1], self.size, self.hidden
-        model = train_reconstruction(
-            x,
+        model = train_model(
+            (x,),
             lambda: Autoencoder(width, size, hidden=hidden),
             _mse,
             self.settings,

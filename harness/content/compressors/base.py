@@ -123,8 +123,22 @@ class CompressorConfig(PartConfig):
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 
-    def fit(self, train: npt.ArrayLike) -> Compressor:
+    @property
+    def display_name(self) -> str:
+        """What a study's table calls it: the kind, plus any variant it must be told apart by."""
+        return self.kind
+
+    @property
+    def uses_labels(self) -> bool:
+        """Whether `fit` learns from the training rows' labels as well as their vectors."""
+        return False
+
+    def fit(self, train: npt.ArrayLike, labels: npt.ArrayLike | None = None) -> Compressor:
         """Fits on ``train`` (the training split's vectors, ``(n, d)``) only.
+
+        Args:
+            train: the training rows' vectors.
+            labels: the same rows' labels ``(n, tasks)``; read only where `uses_labels`.
 
         Raises:
             ValueError: ``train`` is not a finite 2-D array, or ``size`` exceeds ``d``.

@@ -30,7 +30,7 @@ class FullSizeCompressor(Compressor):
 class FullSizeConfig(CompressorConfig):
     """No compression: the output is the input at its full width (``size`` is not read)."""
 
-    def fit(self, train: npt.ArrayLike) -> Compressor:
+    def fit(self, train: npt.ArrayLike, labels: npt.ArrayLike | None = None) -> Compressor:
         start = time.perf_counter()
         arr = as_vectors(train, "train")
         n, d = arr.shape

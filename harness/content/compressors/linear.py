@@ -68,7 +68,7 @@ class PCAConfig(CompressorConfig):
 
     whiten: bool = False
 
-    def fit(self, train: npt.ArrayLike) -> Compressor:
+    def fit(self, train: npt.ArrayLike, labels: npt.ArrayLike | None = None) -> Compressor:
         start = time.perf_counter()
         arr = self._checked(train, min_rows=self.size)
         pca = PCA(n_components=self.size, whiten=self.whiten, random_state=self.seed).fit(arr)
@@ -91,7 +91,7 @@ class SVDConfig(CompressorConfig):
         if self.n_iter < 0:
             raise ValueError(f"n_iter must be non-negative, got {self.n_iter!r}")
 
-    def fit(self, train: npt.ArrayLike) -> Compressor:
+    def fit(self, train: npt.ArrayLike, labels: npt.ArrayLike | None = None) -> Compressor:
         start = time.perf_counter()
         arr = self._checked(train, min_rows=self.size)
         svd = TruncatedSVD(n_components=self.size, n_iter=self.n_iter, random_state=self.seed)
@@ -104,7 +104,7 @@ class RandomProjectionConfig(CompressorConfig):
     """A Gaussian random projection to ``size`` dimensions, drawn from ``seed`` (scikit-learn's
     ``GaussianRandomProjection``): the baseline that learns nothing but the width."""
 
-    def fit(self, train: npt.ArrayLike) -> Compressor:
+    def fit(self, train: npt.ArrayLike, labels: npt.ArrayLike | None = None) -> Compressor:
         start = time.perf_counter()
         arr = self._checked(train, min_rows=1)
         grp = GaussianRandomProjection(n_components=self.size, random_state=self.seed).fit(arr)

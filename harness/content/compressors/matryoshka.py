@@ -1,17 +1,20 @@
-"""Matryoshka compression: one linear projection whose nested prefixes each reconstruct the
-vector, so a fitted vector can be cut to any of the trained prefix sizes.
+"""Matryoshka compression: one linear projection whose nested prefixes are each trained to serve,
+so a fitted vector can be cut to any of the trained prefix sizes.
 
 After Kusupati et al., "Matryoshka Representation Learning" (NeurIPS 2022): the loss is the
-weighted sum over the nested sizes of the loss using only the first ``k`` coordinates.
-NOTE[PAPER]: the paper trains the encoder itself with a downstream (classification) loss per
-prefix; here the encoder is a linear projection of frozen text embeddings and each prefix's loss
-is the reconstruction MSE of the input vector.
+weighted sum over the nested sizes of the loss using only the first ``k`` coordinates. Each
+prefix's loss is, by ``objective``, the reconstruction MSE of the input vector (unsupervised,
+like PCA), the log loss of a linear head predicting the training rows' labels from the prefix
+(the paper's downstream loss), or both summed.
+NOTE[PAPER]: the paper trains the encoder itself; here the encoder is a linear projection of
+frozen text embeddings, fitted on the training split before the ranker (not jointly with it).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +24,7 @@ from torch import nn
 from harness.content.compressors._torch import (
     Normaliser,
     TorchCompressorConfig,
-    train_reconstruction,
+    train_model,
 )
 from harness.content.compressors.base import (
     Compressor,
@@ -30,49 +33,93 @@ from harness.content.compressors.base import (
     as_vectors,
 )
 
-__all__ = ["MatryoshkaCompressor", "MatryoshkaConfig", "MatryoshkaProjection"]
+__all__ = ["OBJECTIVES", "MatryoshkaCompressor", "MatryoshkaConfig", "MatryoshkaProjection"]
+
+Objective = Literal["reconstruction", "label", "both"]
+OBJECTIVES: tuple[Objective, ...] = ("reconstruction", "label", "both")
+
+
+class _PrefixHeads(nn.Module):
+    """Linear maps ``z[:, :k] -> out`` for each nested size ``k``: the columns ``[:k]`` of one
+    shared linear map, or a separate one per size."""
+
+    def __init__(self, sizes: tuple[int, ...], out: int, *, separate: bool) -> None:
+        super().__init__()
+        self.sizes = sizes
+        self.shared = None if separate else nn.Linear(max(sizes), out)
+        self.heads = nn.ModuleList([nn.Linear(k, out) for k in sizes] if separate else [])
+
+    def forward(self, z: torch.Tensor, k: int) -> torch.Tensor:
+        if self.shared is None:
+            return self.heads[self.sizes.index(k)](z[:, :k])  # type: ignore[no-any-return]
+        return nn.functional.linear(z[:, :k], self.shared.weight[:, :k], self.shared.bias)
 
 
 class MatryoshkaProjection(nn.Module):
-    """A linear projection ``d -> size`` (no bias: inputs are centred) and a decoder per nested
-    prefix size: the columns ``[:k]`` of one shared linear decoder, or a separate head each.
+    """A linear projection ``d -> size`` (no bias: inputs are centred), with per nested prefix
+    size a linear decoder back to ``d`` and, given ``tasks``, a linear head to the tasks' logits
+    (prefix columns of one shared map, or a separate map per size).
 
-    Shape: ``(B, d) -> (B, size)``; ``decode(z, k)``: ``(B, >= k) -> (B, d)`` from ``z[:, :k]``.
+    Shape: ``(B, d) -> (B, size)``; ``decode(z, k)``: ``(B, >= k) -> (B, d)`` and
+    ``predict(z, k)``: ``(B, >= k) -> (B, tasks)``, each from ``z[:, :k]``.
 
     Example:
-        >>> m = MatryoshkaProjection(64, (8, 16), separate_heads=False)
-        >>> m.decode(m(torch.zeros(2, 64)), 8).shape
-        torch.Size([2, 64])
+        >>> m = MatryoshkaProjection(64, (8, 16), separate_heads=False, tasks=1)
+        >>> z = m(torch.zeros(2, 64))
+        >>> m.decode(z, 8).shape, m.predict(z, 8).shape
+        (torch.Size([2, 64]), torch.Size([2, 1]))
     """
 
-    def __init__(self, width: int, sizes: tuple[int, ...], *, separate_heads: bool) -> None:
+    def __init__(
+        self, width: int, sizes: tuple[int, ...], *, separate_heads: bool, tasks: int = 0
+    ) -> None:
         super().__init__()
         self.sizes = sizes
         self.encoder = nn.Linear(width, max(sizes), bias=False)
-        self.shared = None if separate_heads else nn.Linear(max(sizes), width)
-        self.heads = nn.ModuleList([nn.Linear(k, width) for k in sizes] if separate_heads else [])
+        self.decoders = _PrefixHeads(sizes, width, separate=separate_heads)
+        self.label_heads = _PrefixHeads(sizes, tasks, separate=separate_heads) if tasks else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)  # type: ignore[no-any-return]
 
     def decode(self, z: torch.Tensor, k: int) -> torch.Tensor:
         """The reconstruction from the first ``k`` coordinates of ``z`` (``k`` in ``sizes``)."""
-        if self.shared is None:
-            return self.heads[self.sizes.index(k)](z[:, :k])  # type: ignore[no-any-return]
-        w = self.shared.weight[:, :k]
-        return nn.functional.linear(z[:, :k], w, self.shared.bias)
+        return self.decoders(z, k)  # type: ignore[no-any-return]
+
+    def predict(self, z: torch.Tensor, k: int) -> torch.Tensor:
+        """The tasks' logits from the first ``k`` coordinates of ``z`` (built with ``tasks``)."""
+        if self.label_heads is None:
+            raise ValueError("this projection was built without label heads (tasks=0)")
+        return self.label_heads(z, k)  # type: ignore[no-any-return]
 
 
 class _Loss:
-    """The weighted sum over the nested sizes of each prefix's reconstruction MSE."""
+    """The weighted sum over the nested sizes of each prefix's loss: the reconstruction MSE,
+    the labels' log loss, or both."""
 
-    def __init__(self, weights: tuple[float, ...]) -> None:
+    def __init__(self, weights: tuple[float, ...], objective: Objective) -> None:
         self.weights = weights
+        self.objective = objective
 
-    def __call__(self, model: MatryoshkaProjection, batch: torch.Tensor) -> torch.Tensor:
-        z = model(batch)
+    def prefix(
+        self, model: MatryoshkaProjection, z: torch.Tensor, k: int, x: torch.Tensor,
+        y: torch.Tensor | None,
+    ) -> torch.Tensor:  # fmt: skip
+        """One prefix's loss on a batch (``y`` with a label objective)."""
+        terms = []
+        if self.objective != "label":
+            terms.append(nn.functional.mse_loss(model.decode(z, k), x))
+        if self.objective != "reconstruction":
+            assert y is not None
+            terms.append(nn.functional.binary_cross_entropy_with_logits(model.predict(z, k), y))
+        return torch.stack(terms).sum()
+
+    def __call__(
+        self, model: MatryoshkaProjection, x: torch.Tensor, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        z = model(x)
         terms = [
-            w * nn.functional.mse_loss(model.decode(z, k), batch)
+            w * self.prefix(model, z, k, x, y)
             for k, w in zip(model.sizes, self.weights, strict=True)
         ]
         return torch.stack(terms).sum()
@@ -84,7 +131,9 @@ class MatryoshkaCompressor(Compressor):
 
     Attributes:
         sizes: the nested prefix sizes it was trained for, ascending (the last is ``size``).
-        prefix_train_mse: the training vectors' reconstruction MSE from each prefix, as `sizes`.
+        prefix_train_mse: the training vectors' reconstruction MSE from each prefix, as `sizes`
+            (from decoders trained along, whatever the objective: with ``label`` alone they are
+            not trained and the figures are those of their initialisation).
     """
 
     def __init__(
@@ -121,14 +170,17 @@ class MatryoshkaCompressor(Compressor):
 
 @dataclass(frozen=True)
 class MatryoshkaConfig(TorchCompressorConfig):
-    """A linear projection to ``size`` trained so that every nested prefix reconstructs.
+    """A linear projection to ``size`` trained so that every nested prefix serves.
 
     Attributes:
         prefixes: the nested sizes trained besides ``size``; those above ``size`` are dropped
             (``size`` itself is always trained, with weight 1 unless listed).
         weights: one loss weight per entry of ``prefixes``; empty weighs every size 1.
-        separate_heads: a separate linear decoder per size instead of the prefix of one shared
-            decoder.
+        separate_heads: a separate linear decoder (and label head) per size instead of the
+            prefix columns of one shared map.
+        objective: each prefix's loss: ``reconstruction`` (MSE of the vector, unsupervised),
+            ``label`` (log loss of a linear head predicting the training rows' labels, which
+            must lie in [0, 1]), or ``both`` (their sum).
 
     Training settings: `TorchCompressorConfig`.
     """
@@ -136,9 +188,14 @@ class MatryoshkaConfig(TorchCompressorConfig):
     prefixes: tuple[int, ...] = (384, 128, 64, 32, 16, 8)
     weights: tuple[float, ...] = ()
     separate_heads: bool = False
+    objective: Objective = "reconstruction"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"
+            )
         if any(isinstance(p, bool) or not isinstance(p, int) or p < 1 for p in self.prefixes):
             raise ValueError(f"prefixes must be positive integers, got {self.prefixes!r}")
         if len(set(self.prefixes)) != len(self.prefixes):
@@ -157,7 +214,16 @@ class MatryoshkaConfig(TorchCompressorConfig):
         sizes = tuple(sorted({p for p in self.prefixes if p < self.size} | {self.size}))
         return sizes, tuple(weight.get(k, 1.0) for k in sizes)
 
-    def fit(self, train: npt.ArrayLike) -> Compressor:
+    @property
+    def uses_labels(self) -> bool:
+        return self.objective != "reconstruction"
+
+    @property
+    def display_name(self) -> str:
+        """``matryoshka``, or ``matryoshka-label`` / ``matryoshka-both`` by its objective."""
+        return self.kind if self.objective == "reconstruction" else f"{self.kind}-{self.objective}"
+
+    def fit(self, train: npt.ArrayLike, labels: npt.ArrayLike | None = None) -> Compressor:
         start = time.perf_counter()
         arr = self._checked(train)
         norm = Normaliser.of(arr)
@@ -165,10 +231,15 @@ class MatryoshkaConfig(TorchCompressorConfig):
         width = arr.shape[1]
         sizes, weights = self.nested()
         separate = self.separate_heads
-        model = train_reconstruction(
-            x,
-            lambda: MatryoshkaProjection(width, sizes, separate_heads=separate),
-            _Loss(weights),
+        tensors: tuple[torch.Tensor, ...] = (x,)
+        if self.uses_labels:
+            tensors = (x, torch.from_numpy(self._labels(labels, arr.shape[0])))
+        tasks = tensors[-1].shape[1] if self.uses_labels else 0
+        loss = _Loss(weights, self.objective)
+        model = train_model(
+            tensors,
+            lambda: MatryoshkaProjection(width, sizes, separate_heads=separate, tasks=tasks),
+            loss,
             self.settings,
         )
         with torch.no_grad():
@@ -186,3 +257,18 @@ class MatryoshkaConfig(TorchCompressorConfig):
             seconds=time.perf_counter() - start,
         )
         return MatryoshkaCompressor(model, norm, prefix_mse, report)
+
+    def _labels(self, labels: npt.ArrayLike | None, rows: int) -> npt.NDArray[np.float32]:
+        """The training labels as float32 ``(rows, tasks)``, checked for a log loss."""
+        if labels is None:
+            raise ValueError(f"objective={self.objective!r} needs the training rows' labels")
+        y = np.asarray(labels, dtype=np.float32)
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if y.ndim != 2 or y.shape[0] != rows or y.shape[1] < 1:
+            raise ValueError(f"labels must be ({rows}, tasks), got shape {y.shape}")
+        if not np.all((y >= 0.0) & (y <= 1.0)):  # NaN fails too
+            raise ValueError(
+                f"objective={self.objective!r} fits a log loss and needs labels in [0, 1]; "
+                "use objective = 'reconstruction' for other labels"
+            )
+        return np.ascontiguousarray(y)
