@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         storage_path=args.storage_path,
     )
     if studies is not None:
-        from harness.studies.runner import run_studies
+        from harness.study_pipeline import run_studies
 
         run_studies(options, _out)
     else:

@@ -12,7 +12,7 @@ toward ``--trials`` (an interrupted one does not), trials a killed run left runn
 as interrupted, and the time budget is what the invocations together may spend. One Ctrl-C
 stops the run (see `harness.tuning.stop`) and exits 130 after writing the leaderboard.
 
-``harness run --study`` runs factor studies instead of a search (`harness.studies.runner`, which
+``harness run --study`` runs factor studies instead of a search (`harness.study_pipeline`, which
 uses the helpers here): the same folder, lock, data and leaderboard; a study's trials are an
 addition to the run in the folder.
 

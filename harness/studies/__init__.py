@@ -10,8 +10,11 @@ the leaderboard as mean ± std per arm. Not to be confused with Optuna's studies
 - `harness.studies.base`: choosing the base configuration;
 - `harness.studies.arms`: an arm merged into the base, as a constant search space, and the
   seeds it still needs (`harness.studies.trees`: the merge of config trees);
-- `harness.studies.runner`: ``harness run --study``, through the same tuner as a search
-  (imported by `harness.pipeline` when asked for, not here: it imports the pipeline).
+- `harness.study_pipeline` (beside `harness.pipeline`, above this package): ``harness run
+  --study``, through the same tuner as a search.
+
+This package sits below the pipeline and the leaderboard, which read study files; the command
+that runs studies sits above them all.
 """
 
 from harness.studies.arms import ArmPlan, arm_space, check_arm, merge_tree, pending_seeds

@@ -17,7 +17,7 @@ from harness.paths import shipped_folder
 from harness.studies.arms import ArmPlan, arm_space, check_arm, merge_tree, pending_seeds
 from harness.studies.base import preset_defaults
 from harness.studies.files import load_study
-from harness.studies.runner import _with_teachers
+from harness.study_pipeline import _with_teachers
 from harness.tuning.space import (
     SearchSpace,
     config_to_dict,
