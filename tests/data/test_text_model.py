@@ -194,3 +194,16 @@ def test_the_config_is_validated() -> None:
     with pytest.raises(HarnessError, match="name the packaged"):
         TextModel(name=" ")
     assert TextModel().packaged and TextModel().label == PACKAGED_MODEL
+
+
+def test_auto_runs_on_a_gpu_when_torch_sees_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert TextModel().resolved_device() == "cuda"
+    assert TextModel(device="cpu").resolved_device() == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert TextModel().resolved_device() == "cpu"
+    assert TextModel(device="cuda:1").resolved_device() == "cuda:1"
+    # The device is not the model's identity: vectors from either share one cache.
+    assert TextModel(device="cuda").key() == TextModel(device="cpu").key()
