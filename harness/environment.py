@@ -150,7 +150,8 @@ def capture() -> Environment:
 
 def harness_commit(folder: Path | None = None) -> str:
     """The short commit of the git checkout holding ``folder`` (default: the harness package),
-    with ``-dirty`` when tracked files differ from it.
+    with ``-dirty`` when tracked files differ from it (the boards in ``leaderboards/``, which
+    runs rewrite, aside).
 
     "" when the folder's files are not tracked by a checkout (an installed copy, even one
     inside another repository's ignored ``.venv``), or git is missing or fails.
@@ -180,7 +181,15 @@ def harness_commit(folder: Path | None = None) -> str:
     head = git("rev-parse", "--short", "HEAD")
     if not head:
         return ""
-    changes = git("status", "--porcelain", "--untracked-files=no")
+    # leaderboards/ holds what runs write: a board rewritten in place is not a code change.
+    changes = git(
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ":(top)",
+        ":(top,exclude)leaderboards",
+    )
     return f"{head}-dirty" if changes else head
 
 

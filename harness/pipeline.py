@@ -911,7 +911,7 @@ def write_leaderboard(
     run = dataclasses.replace(
         info,
         interrupted=interrupted,
-        invocations=len(state.invocations),
+        invocations=state.search_invocations,
         started_at=state.invocations[0].started_at if state.invocations else info.started_at,
         wall_seconds=state.spent_total,
         environments=_environments(state),

@@ -170,15 +170,16 @@ class RunLock:
 
 @dataclass(frozen=True)
 class Invocation:
-    """One ``harness run`` on the folder: its command line, when, how it ended, and the machine
+    """One ``harness run`` on the folder: its command line, when, how it ended, the machine
     and software it ran on (``environment``; None in a ``run.json`` written before it was
-    recorded)."""
+    recorded), and whether it ran factor studies (``--study``) rather than the search."""
 
     command: str
     started_at: str
     ended_at: str = ""
     outcome: str = "running"  # running (or killed), finished, interrupted, failed
     environment: Environment | None = None
+    study: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Invocation:
@@ -228,10 +229,18 @@ class RunState:
     def spent_total(self) -> float:
         return sum(self.spent_s.values())
 
-    def started(self, command: str, environment: Environment | None = None) -> RunState:
-        """A new invocation, running ``command`` in ``environment`` (None: `capture` it now)."""
+    @property
+    def search_invocations(self) -> int:
+        """The invocations that ran the search (several: it was resumed), studies left out."""
+        return sum(not i.study for i in self.invocations)
+
+    def started(
+        self, command: str, environment: Environment | None = None, *, study: bool = False
+    ) -> RunState:
+        """A new invocation, running ``command`` in ``environment`` (None: `capture` it now);
+        ``study``: it runs factor studies, not the search."""
         env = capture() if environment is None else environment
-        invocation = Invocation(command, _now(), environment=env)
+        invocation = Invocation(command, _now(), environment=env, study=study)
         return dataclasses.replace(self, invocations=(*self.invocations, invocation))
 
     def ended(self, outcome: str) -> RunState:

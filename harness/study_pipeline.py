@@ -81,7 +81,7 @@ def run_studies(opts: RunOptions, console: Console) -> RunOutcome:
         dataset_id = same_data(paths, dataset, earlier)
         state = dataclasses.replace(
             earlier or RunState(dataset_id, 0.0, 0), dataset_id=dataset_id
-        ).started(opts.command or "harness run")
+        ).started(opts.command or "harness run", study=True)
         state.save(paths.state)
         close_stale(paths, console, opts.optuna_storage)
         rows = read_results(paths.results) if paths.results.exists() else []

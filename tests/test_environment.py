@@ -46,8 +46,29 @@ def test_the_commit_is_the_checkouts_head_and_says_dirty() -> None:
         pytest.skip("the tests do not run from a git checkout")
     commit = harness_commit()
     assert commit.removesuffix("-dirty") == _git("rev-parse", "--short", "HEAD")
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    changes = _git("status", "--porcelain", "--untracked-files=no").splitlines()
+    dirty = any(not line[3:].startswith("leaderboards/") for line in changes)
     assert commit.endswith("-dirty") == dirty
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_rewritten_board_is_not_a_dirty_checkout(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "leaderboards").mkdir()
+    (tmp_path / "pkg" / "code.py").write_text("x = 1\n")
+    (tmp_path / "leaderboards" / "criteo.md").write_text("# board\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    head = harness_commit(tmp_path / "pkg")
+    assert head and not head.endswith("-dirty")
+    (tmp_path / "leaderboards" / "criteo.md").write_text("# board, rewritten by a run\n")
+    assert harness_commit(tmp_path / "pkg") == head
+    (tmp_path / "pkg" / "code.py").write_text("x = 2\n")
+    assert harness_commit(tmp_path / "pkg") == f"{head}-dirty"
 
 
 def test_no_commit_outside_a_checkout_or_without_git(

@@ -39,6 +39,18 @@ def test_the_state_records_invocations_and_spent_time(tmp_path: Path) -> None:
         RunState.load(tmp_path / "bad.json")
 
 
+def test_a_study_invocation_is_not_a_resumed_search(tmp_path: Path) -> None:
+    env = Environment(cpu="c", cpu_count=2, memory_gib=1.0)
+    state = RunState("criteo-abc", 600.0, 4).started("harness run --suite criteo", env)
+    state = state.ended("finished").started("harness run --study hashing", env, study=True)
+    state.save(tmp_path / "run.json")
+    loaded = RunState.load(tmp_path / "run.json")
+    assert loaded is not None and [i.study for i in loaded.invocations] == [False, True]
+    assert loaded.search_invocations == 1
+    resumed = loaded.ended("finished").started("harness run --suite criteo --resume", env)
+    assert resumed.search_invocations == 2
+
+
 def test_fresh_moves_the_earlier_run_aside(tmp_path: Path) -> None:
     paths = RunPaths.of(tmp_path, "criteo", synthetic=False)
     paths.run_dir.mkdir(parents=True)

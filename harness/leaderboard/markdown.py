@@ -103,8 +103,9 @@ class RunInfo:
     tasks: tuple[str, ...] = ("label",)
     group: str | None = None
     card: str = ""
-    # Stopped by Ctrl-C before it finished; how many invocations (a resumed run has several)
-    # and the tuning wall time they spent together; the command line that ran it.
+    # Stopped by Ctrl-C before it finished; how many invocations ran the search (a resumed run
+    # has several; studies' invocations are not counted) and the tuning wall time they spent
+    # together; the command line that ran it.
     interrupted: bool = False
     invocations: int = 1
     wall_seconds: float = 0.0
