@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.shared import REPO, SHARED_DATA
+
 if TYPE_CHECKING:
     from tests.postgres import PostgresServer
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture
