@@ -141,15 +141,35 @@ def test_a_vector_of_another_length_names_file_and_row(tmp_path: Path) -> None:
     assert "the first vector has 5" in message
 
 
-def test_a_missing_value_inside_a_vector_is_an_error(tmp_path: Path) -> None:
+def test_a_missing_value_inside_a_vector_is_an_error_or_a_skipped_row(tmp_path: Path) -> None:
     card = _card(tmp_path / "cards")
-    vectors: list[list[float] | None] = [_vector(i) for i in range(30)]
+    vectors: list[list[float | None] | None] = [list(_vector(i)) for i in range(30)]
     vectors[9] = [1.0, float("nan"), 2.0, 3.0, 4.0]
+    vectors[20] = [1.0, None, 2.0, 3.0, 4.0]
+    vectors[25] = None  # a missing vector is zeros, not a bad row
     path = tmp_path / "items.parquet"
     _frame(vectors).write_parquet(path)
 
-    with pytest.raises(HarnessError, match=r"^items.parquet row 10: vector column emb holds a"):
+    with pytest.raises(HarnessError) as error:
         _prepare(card, (path,), tmp_path)
+    message = str(error.value)
+    assert message.startswith("items.parquet row 10: column emb is [1.0, nan, 2.0, 3.0, 4.0]")
+    assert "none missing or infinite" in message and "--bad-rows skip" in message
+
+    skipped = prepare_dataset(
+        card,
+        DataFiles((path,)),
+        PreprocessConfig(protocol="sequential", seed=5, block_bytes=600, bad_rows="skip"),
+        cache_root=tmp_path / "skip",
+        progress=False,
+    )
+    assert skipped.skipped_rows == 2
+    kept = {
+        i: np.zeros(WIDTH, np.float32) if v is None else np.asarray(v, np.float32)
+        for i, v in enumerate(vectors)
+        if i not in (9, 20)
+    }
+    assert _check_rows(skipped, kept, slice(0, WIDTH)) == 28
 
 
 def test_a_column_that_is_not_a_list_is_refused(tmp_path: Path) -> None:

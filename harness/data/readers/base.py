@@ -147,7 +147,7 @@ def expected_text(column: ReadColumn) -> str:
         "float": "a number",
         "string": "text",
         "hex": "8 hex digits",
-        "vector": "a list of numbers",
+        "vector": "a list of numbers, none missing or infinite",
     }[column.type]
     return what if column.required else f"{what} or empty"
 

@@ -164,6 +164,10 @@ def _convert(
             series = series.dt.epoch("s")
         if column.type == "vector":
             series = series.cast(pl.List(pl.Float32))
+            # A row's own fault, so --bad-rows skip can drop it; a vector of another length is
+            # not known here (the width comes from the first vector of the whole dataset).
+            finite = series.list.eval(pl.element().is_finite().fill_null(False)).list.all()
+            bad |= (~finite).fill_null(False).to_numpy()
         elif column.type == "float":
             series = series.cast(pl.Float64).fill_nan(None)
         elif column.type in ("int", "int32"):
