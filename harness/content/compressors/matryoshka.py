@@ -132,15 +132,15 @@ class MatryoshkaCompressor(Compressor):
     Attributes:
         sizes: the nested prefix sizes it was trained for, ascending (the last is ``size``).
         prefix_train_mse: the training vectors' reconstruction MSE from each prefix, as `sizes`
-            (from decoders trained along, whatever the objective: with ``label`` alone they are
-            not trained and the figures are those of their initialisation).
+            (from the decoders trained along); None for the ``label`` objective, which trains
+            no decoder.
     """
 
     def __init__(
         self,
         model: MatryoshkaProjection,
         norm: Normaliser,
-        prefix_train_mse: tuple[float, ...],
+        prefix_train_mse: tuple[float, ...] | None,
         report: CompressorReport,
     ) -> None:
         super().__init__(report)
@@ -242,18 +242,21 @@ class MatryoshkaConfig(TorchCompressorConfig):
             loss,
             self.settings,
         )
-        with torch.no_grad():
-            z = model(x)
-            prefix_mse = tuple(
-                float(nn.functional.mse_loss(model.decode(z, k), x)) * norm.scale**2 for k in sizes
-            )
+        prefix_mse = None
+        if self.objective != "label":
+            with torch.no_grad():
+                z = model(x)
+                prefix_mse = tuple(
+                    float(nn.functional.mse_loss(model.decode(z, k), x)) * norm.scale**2
+                    for k in sizes
+                )
         report = CompressorReport(
             kind=self.kind,
             width=width,
             size=self.size,
             train_rows=arr.shape[0],
             kept_variance=None,
-            train_mse=prefix_mse[-1],
+            train_mse=None if prefix_mse is None else prefix_mse[-1],
             seconds=time.perf_counter() - start,
         )
         return MatryoshkaCompressor(model, norm, prefix_mse, report)
