@@ -8,8 +8,9 @@ arm is a constant search space; every arm's seeds that are not recorded yet (tri
 trains with seed k) run through the same tuner as a search, in one Ray Tune run
 (`tune_arms`): no ASHA pruning, rows tagged with the study and arm, appended to the same results
 table. The trials start in arm order within ``--time-budget`` (default: the suite's), which the
-study has for itself: its time is recorded apart from the search's, whose budget it never
-spends. The leaderboard is rewritten after each arm's last seed.
+study has for itself (the distillation teachers' refits, which run first, spend from it): its
+time is recorded apart from the search's, whose budget it never spends. The leaderboard is
+rewritten after each arm's last seed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from harness.families.registry import FAMILIES, get_family
 from harness.leaderboard.console import curves_table, study_table
 from harness.leaderboard.summary import StudySummary
 from harness.pipeline import (
+    MIN_SHARE_S,
     RunOptions,
     RunOutcome,
     checked_paths,
@@ -102,6 +104,7 @@ def run_studies(opts: RunOptions, console: Console) -> RunOutcome:
             f"trials to run ({len(seeds)} seeds per arm, those recorded already are kept)"
         )
         plans = _with_teachers(plans, rows, dataset_id, suite.name, console)
+        teachers_started = time.monotonic()
         prepare_teachers(
             teachers_asked(p.space for p in plans if p.pending),
             paths.teachers,
@@ -111,8 +114,11 @@ def run_studies(opts: RunOptions, console: Console) -> RunOutcome:
             suite=suite.name,
             console=console,
         )
+        teachers_s = time.monotonic() - teachers_started
         searched = _searched_spaces(rows, dataset_id, model_dirs)
-        return _run(opts, suite, card, dataset, paths, state, plans, searched, console)
+        return _run(
+            opts, suite, card, dataset, paths, state, plans, searched, console, spent_s=teachers_s
+        )
 
 
 def _with_teachers(
@@ -212,12 +218,17 @@ def _run(
     plans: Sequence[ArmPlan],
     searched: Sequence[SearchSpace],
     console: Console,
+    *,
+    spent_s: float = 0.0,
 ) -> RunOutcome:
+    """The arms' pending seeds as Ray trials within the study's budget, less ``spent_s`` (the
+    distillation teachers' refits, which run first), then the leaderboard."""
     from harness.tuning.stop import StopRequest  # these import ray
     from harness.tuning.tuner import ArmTrials, StudyArm, ray_session, tune_arms
 
     default_budget = suite.synthetic_time_budget_s if dataset.synthetic else suite.time_budget_s
-    budget = opts.time_budget_s or default_budget
+    asked = opts.time_budget_s or default_budget
+    budget = asked - spent_s
     info = run_info(
         opts, suite, card, dataset, searched, paths, state.trials_per_model, state.time_budget_s
     )
@@ -226,6 +237,13 @@ def _run(
     for p in plans:
         if not p.pending:
             console.print(f"{p.study.name}: {p.arm.name}: every seed already recorded")
+    if todo and budget < MIN_SHARE_S:
+        less = f", less {spent_s:.0f} s of distillation teachers' refits," if spent_s >= 1 else ""
+        console.print(
+            f"[yellow]the time budget of {asked:g} s{less} leaves under {MIN_SHARE_S:g} s: no "
+            "study trial ran; pass a larger --time-budget[/]"
+        )
+        todo = []
     left = {(p.study.name, p.arm.name): len(p.pending) for p in todo}
     stop = StopRequest()
     this_run: list[TrialResult] = []
@@ -272,7 +290,7 @@ def _run(
             unrun = sorted({f"{s}: {a}" for (s, a), n in left.items() if n > 0})
             if unrun and not stop.requested:
                 console.print(
-                    f"[yellow]the time budget of {budget:g} s ended before every seed of "
+                    f"[yellow]the time budget of {asked:g} s ended before every seed of "
                     f"{', '.join(unrun)} ran; the same command runs the seeds left[/]"
                 )
         outcome = "interrupted" if stop.requested else "finished"

@@ -147,6 +147,13 @@ def test_every_shipped_study_after_a_search(
     assert "every seed already recorded" in capsys.readouterr().out
     assert len(read_results(out / "runs" / "criteo-synthetic" / "results.parquet")) == len(rows)
 
+    # A third seed within a budget too small for a trial: none starts, the line says why.
+    tiny = [*common, "--study", "one-epoch", "--seeds", "3", "--time-budget", "2"]
+    assert main(tiny) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the time budget of 2 s leaves under 5 s: no study trial ran" in said
+    assert len(read_results(out / "runs" / "criteo-synthetic" / "results.parquet")) == len(rows)
+
 
 def test_every_shipped_study_on_real_criteo_rows(
     tmp_path: Path,
