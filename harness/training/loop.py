@@ -485,7 +485,11 @@ def fit(model: nn.Module, data: EncodedDataset, cfg: TrainConfig, ctx: TrainCont
     model.load_state_dict(best_state)
     best = curve[best_epoch - 1]
     assert best.test is not None  # scored when it became the best epoch
-    sizes = _score_sizes(model, data, cfg, device, amp) if cfg.matryoshka.enabled else {}
+    sizes = (
+        _score_sizes(model, data, cfg, device, amp, (best.valid, best.test))
+        if cfg.matryoshka.enabled
+        else {}
+    )
     return FitResult(
         valid=best.valid,
         test=best.test,
@@ -514,16 +518,14 @@ def _score_sizes(
     cfg: TrainConfig,
     device: torch.device,
     amp: torch.dtype | None,
+    whole: tuple[Metrics, Metrics],
 ) -> dict[int, SizeScores]:
     """Validation and test scores (primary task) and the ID tables' bytes with the
-    categorical embeddings cut to each of ``cfg.matryoshka.sizes``, and whole (the width)."""
+    categorical embeddings cut to each of ``cfg.matryoshka.sizes``, and whole (the width):
+    ``whole``, the best epoch's own scores, so the whole model is not scored twice."""
     out: dict[int, SizeScores] = {}
-    widths = {t.embedding.dim for t in tokenizers(model) if t.embedding is not None}
-    full = max(widths) if widths else None
-    for k in (*cfg.matryoshka.sizes, full):
-        if k is None:
-            continue
-        with truncated(model, k if k != full else None):
+    for k in cfg.matryoshka.sizes:
+        with truncated(model, k):
             scores = [
                 _score(
                     split,
@@ -535,4 +537,8 @@ def _score_sizes(
                 for split in (data.valid, data.test)
             ]
         out[k] = SizeScores(valid=scores[0], test=scores[1], table_bytes=prefix_bytes(model, k))
+    widths = {t.embedding.dim for t in tokenizers(model) if t.embedding is not None}
+    if widths:
+        full = max(widths)
+        out[full] = SizeScores(valid=whole[0], test=whole[1], table_bytes=prefix_bytes(model, full))
     return out
