@@ -189,7 +189,10 @@ class Invocation:
             TypeError, ValueError: not an invocation.
         """
         env = data.get("environment")
-        return cls(**{**data, "environment": None if env is None else Environment.from_json(env)})
+        data = {**data, "environment": None if env is None else Environment.from_json(env)}
+        if "study" not in data:  # written before it was recorded: the command line says
+            data["study"] = "--study" in str(data.get("command", "")).split()
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,13 @@ def test_a_study_invocation_is_not_a_resumed_search(tmp_path: Path) -> None:
     assert loaded.search_invocations == 1
     resumed = loaded.ended("finished").started("harness run --suite criteo --resume", env)
     assert resumed.search_invocations == 2
+    # A run.json from before the field: the command line tells a study's invocation.
+    record = json.loads((tmp_path / "run.json").read_text())
+    for invocation in record["invocations"]:
+        del invocation["study"]
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    older = RunState.load(tmp_path / "run.json")
+    assert older is not None and [i.study for i in older.invocations] == [False, True]
 
 
 def test_fresh_moves_the_earlier_run_aside(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def rebuild(
     first = runs[0].info
     info = dataclasses.replace(
         first,
-        invocations=sum(len(s.invocations) for s in states) or first.invocations,
+        invocations=sum(s.search_invocations for s in states) or first.invocations,
         wall_seconds=sum(s.spent_total for s in states) or first.wall_seconds,
         trials_per_model=max((s.trials_per_model for s in states), default=0)
         or first.trials_per_model,

@@ -84,6 +84,20 @@ def test_two_machines_merge_into_one_board(tmp_path: Path) -> None:
     assert "![validation AUC of every trial, per model](criteo-search.png)" in text
 
 
+def test_a_study_run_on_the_folder_is_not_a_resumed_search(tmp_path: Path) -> None:
+    a = _folder(tmp_path / "a" / "criteo", [_row("lightgbm", 0.78, 0.77, 0)], {"lightgbm": 60.0})
+    state = RunState.load(a / "run.json")
+    assert state is not None
+    state.started("harness run --suite criteo --study hashing", study=True).save(a / "run.json")
+    board = tmp_path / "leaderboards" / "criteo.md"
+    rebuild([a], board)
+    text = board.read_text()
+    assert "tuning took 1 min 00 s |" in text and "(resumed)" not in text
+    state.started("harness run --suite criteo --resume").save(a / "run.json")
+    rebuild([a], board)
+    assert "tuning took 1 min 00 s over 2 invocations (resumed) |" in board.read_text()
+
+
 @pytest.mark.parametrize("relative", [False, True])
 def test_repeats_in_a_folder_keep_their_predictions_for_the_bootstrap(
     tmp_path: Path, relative: bool, monkeypatch: pytest.MonkeyPatch
